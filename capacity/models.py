@@ -1,0 +1,1 @@
+"""Machines: inventory, utilisation, prices, recommendations, approvals, policies, actions, forecasts."""

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+# (url name, label): the top navigation, in order.
+NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("dashboards:overview", "Overview"),
+    ("dashboards:allocation", "Allocation"),
+    ("dashboards:unit_economics", "Unit economics"),
+    ("dashboards:capacity", "Capacity"),
+    ("dashboards:recommendations", "Recommendations"),
+    ("dashboards:schedules", "Schedules"),
+)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from dashboards import views
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("", views.OverviewView.as_view(), name="overview"),
+    path("allocation/", views.AllocationView.as_view(), name="allocation"),
+    path("unit-economics/", views.UnitEconomicsView.as_view(), name="unit_economics"),
+    path("capacity/", views.CapacityView.as_view(), name="capacity"),
+    path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path("schedules/", views.SchedulesView.as_view(), name="schedules"),
+]
