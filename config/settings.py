@@ -235,6 +235,7 @@ COSTPLANE_AWS = env_choice("COSTPLANE_AWS", "sandbox", ("sandbox", "aws"))
 COSTPLANE_ACTIONS_ENABLED = env_bool("COSTPLANE_ACTIONS_ENABLED", False)
 COSTPLANE_AWS_REGION = env_str("COSTPLANE_AWS_REGION", "us-east-1")
 COSTPLANE_SANDBOX_SIZE = env_choice("COSTPLANE_SANDBOX_SIZE", "small", ("small", "full"))
+# Where the sandbox's moto server listens; `make run` starts it. Blank: in-process (tests).
 COSTPLANE_SANDBOX_ENDPOINT = env_str("COSTPLANE_SANDBOX_ENDPOINT", "")
 COSTPLANE_TEAM_TAG_KEY = env_str("COSTPLANE_TEAM_TAG_KEY", "team")
 COSTPLANE_ALLOCATION_TAG_KEYS = env_list("COSTPLANE_ALLOCATION_TAG_KEYS", ["team", "project", "environment"])

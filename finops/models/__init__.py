@@ -1,0 +1,14 @@
+from finops.models.accounts import CloudAccount
+from finops.models.billing import CostExplorerRecord, CostRecord, ExportDailyTotal, IngestionRun
+from finops.models.teams import Team, TeamMembership, WorkerHeartbeat
+
+__all__ = [
+    "CloudAccount",
+    "CostExplorerRecord",
+    "CostRecord",
+    "ExportDailyTotal",
+    "IngestionRun",
+    "Team",
+    "TeamMembership",
+    "WorkerHeartbeat",
+]

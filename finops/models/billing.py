@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+# NUMERIC(38, 20): AWS files carry up to 19 fractional digits; 18 integer digits is plenty for money.
+MONEY = {"max_digits": 38, "decimal_places": 20}
+
+
+class IngestionRun(models.Model):
+    """One pull of one source for one window (or one imported file set), with what it cost and found."""
+
+    class Source(models.TextChoices):
+        COST_EXPLORER = "cost_explorer", "Cost Explorer"
+        EXPORT = "export", "Data export (S3)"
+        FILE = "file", "Billing file import"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(
+        "finops.CloudAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="ingestion_runs"
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True, help_text="Exclusive.")
+    location = models.CharField(max_length=2048, blank=True, help_text="File, folder or s3:// URI imported.")
+    rows = models.BigIntegerField(default=0, help_text="Rows written (inserted, replaced or kept).")
+    rows_inserted = models.BigIntegerField(default=0)
+    rows_deleted = models.BigIntegerField(default=0)
+    requests = models.PositiveIntegerField(
+        default=0, help_text="Billable API requests made (Cost Explorer bills each)."
+    )
+    error = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "source", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} run {self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class CostRecord(models.Model):
+    """One billing-export line at the grain of the source (FOCUS 1.2 names), from FOCUS, CUR 2.0 or legacy CUR.
+
+    An import replaces what the same source wrote for the same billing account and billing period.
+    `line_key` identifies a line by its content (plus its occurrence number among identical lines),
+    so re-importing a revised file deletes and inserts exactly the lines that changed.
+    """
+
+    class Format(models.TextChoices):
+        FOCUS = "focus", "FOCUS"
+        CUR2 = "cur2", "CUR 2.0"
+        CUR_LEGACY = "cur_legacy", "Legacy CUR"
+
+    class ChargeCategory(models.TextChoices):
+        USAGE = "usage", "Usage"
+        PURCHASE = "purchase", "Purchase"
+        TAX = "tax", "Tax"
+        CREDIT = "credit", "Credit"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    source = models.CharField(max_length=12, choices=Format.choices)
+    run = models.ForeignKey(IngestionRun, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    line_key = models.CharField(max_length=40)
+    billing_account_id = models.CharField(max_length=64)
+    sub_account_id = models.CharField(max_length=64)
+    billing_period_start = models.DateField()
+    billing_period_end = models.DateField()
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    charge_category = models.CharField(max_length=12, choices=ChargeCategory.choices)
+    charge_class = models.CharField(max_length=20, blank=True, default="")
+    service_name = models.CharField(max_length=200, blank=True, default="")
+    service_category = models.CharField(max_length=100, blank=True, default="")
+    region_id = models.CharField(max_length=64, blank=True, default="")
+    resource_id = models.CharField(max_length=2048, blank=True, default="")
+    usage_type = models.CharField(max_length=200, blank=True, default="")
+    pricing_quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    pricing_unit = models.CharField(max_length=100, blank=True, default="")
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    list_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    billing_currency = models.CharField(max_length=3, default="USD")
+    tags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["charge_period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "billing_account_id", "billing_period_start", "line_key"],
+                name="cost_record_natural_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["charge_period_start", "sub_account_id"], name="cost_record_day_account"),
+            GinIndex(fields=["tags"], name="cost_record_tags", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sub_account_id} {self.service_name} {self.charge_period_start:%Y-%m-%d} {self.billed_cost}"
+
+
+class ExportDailyTotal(models.Model):
+    """What a billing file said an account spent on a day, summed while reading it.
+
+    Kept apart from CostRecord so reconciliation can compare the file, the stored rows and Cost Explorer.
+    """
+
+    source = models.CharField(max_length=12, choices=CostRecord.Format.choices)
+    billing_account_id = models.CharField(max_length=64)
+    billing_period_start = models.DateField()
+    sub_account_id = models.CharField(max_length=64)
+    day = models.DateField()
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    run = models.ForeignKey(IngestionRun, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["day", "sub_account_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "billing_account_id", "billing_period_start", "sub_account_id", "day"],
+                name="export_daily_total_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sub_account_id} {self.day} {self.billed_cost}"
+
+
+class CostExplorerRecord(models.Model):
+    """One Cost Explorer result cell: a day, one group of one query set (a view), four metrics.
+
+    Each view (`account_service`, `tag:team`, ...) is a complete, separate picture of the same spend:
+    a read picks exactly one view and never adds two together.
+    """
+
+    ACCOUNT_SERVICE_VIEW = "account_service"
+
+    account = models.ForeignKey("finops.CloudAccount", on_delete=models.CASCADE, related_name="cost_explorer_records")
+    view = models.CharField(
+        max_length=140, help_text="Query set: account_service, or tag:KEY (grouped by tag and service)."
+    )
+    day = models.DateField()
+    linked_account_id = models.CharField(max_length=12, blank=True, default="")
+    service_name = models.CharField(max_length=200, blank=True, default="")
+    tag_key = models.CharField(max_length=128, blank=True, default="")
+    tag_value = models.CharField(max_length=256, blank=True, default="", help_text="Empty: untagged (`key$`).")
+    unblended_cost = models.DecimalField(**MONEY)
+    amortized_cost = models.DecimalField(**MONEY)
+    net_amortized_cost = models.DecimalField(**MONEY)
+    usage_quantity = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default="USD")
+    estimated = models.BooleanField(default=False)
+    run = models.ForeignKey(IngestionRun, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["day", "view", "linked_account_id", "service_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "view", "day", "linked_account_id", "service_name", "tag_value"],
+                name="cost_explorer_cell_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "view", "day"], name="ce_account_view_day")]
+
+    def __str__(self) -> str:
+        return f"{self.view} {self.day} {self.linked_account_id} {self.service_name} {self.unblended_cost}"
