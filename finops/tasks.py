@@ -4,7 +4,7 @@ import socket
 
 from celery import shared_task
 
-from finops import services
+from finops.services import core as services
 
 
 @shared_task

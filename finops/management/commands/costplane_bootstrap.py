@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from finops.services import admin_user_ensure
+from finops.services.core import admin_user_ensure
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Writes for finops, one module per concern; import from the module that owns the function."""
