@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from config.views import healthz
 from finops.api.urls import register as finops_register
+from finops.api.urls import urlpatterns as finops_api_urls
 
 router = DefaultRouter(trailing_slash="/?")
 finops_register(router)
@@ -17,6 +18,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(finops_api_urls)),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -2,11 +2,37 @@ from __future__ import annotations
 
 import socket
 
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from celery import shared_task
 
+from finops.models import CloudAccount
 from finops.services import core as services
+from finops.services import cost_explorer as cost_explorer_services
 
 
 @shared_task
 def worker_heartbeat_record() -> None:
     services.worker_heartbeat_record(hostname=socket.gethostname())
+
+
+@shared_task
+def ingestion_run_execute(run_id: int) -> None:
+    from finops.services.ingestion import ingestion_run_execute as execute
+
+    execute(run_id=run_id)
+
+
+@shared_task
+def ingestion_schedule_all() -> None:
+    from finops.services.ingestion import ingestion_runs_request_all
+
+    ingestion_runs_request_all()
+
+
+# Only network trouble is worth a retry; AWS errors (denied, invalid) fail the run and the task.
+@shared_task(
+    autoretry_for=(EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError), retry_backoff=True, max_retries=5
+)
+def cost_explorer_ingest(account_id: int) -> None:
+    account = CloudAccount.objects.get(pk=account_id)
+    cost_explorer_services.cost_explorer_ingest(account=account)

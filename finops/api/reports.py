@@ -1,0 +1,120 @@
+"""The Reports API (ARCHITECTURE.md): one envelope, JSON or CSV, exact decimal strings."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from finops.reports import COST_BASES, STEPS, ReportQueryError, money_sum, money_text, report_query_parse
+from finops.selectors.costs import ReportDataError, cost_rows
+
+
+class ReportCSVRenderer(BaseRenderer):
+    """The items as CSV: one column per key, then period, then the money fields."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if "errors" in data:
+            writer.writerow(["parameter", "error"])
+            for param, messages in data["errors"].items():
+                for message in messages:
+                    writer.writerow([param, message])
+            return buffer.getvalue().encode()
+        keys = data["aggregate"]
+        money = data.get("money_fields", ["cost"])
+        writer.writerow([*keys, "period", *money])
+        for item in data["items"]:
+            writer.writerow([*(item["key"][key] for key in keys), item.get("period") or "", *(item[m] for m in money)])
+        return buffer.getvalue().encode()
+
+
+class ReportItemSerializer(serializers.Serializer):
+    key = serializers.DictField(child=serializers.CharField())
+    period = serializers.DateField(required=False, allow_null=True)
+    cost = serializers.CharField(help_text="Decimal string at full stored precision.")
+
+
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="Exclusive.")
+
+
+class ReportSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    aggregate = serializers.ListField(child=serializers.CharField())
+    cost_basis = serializers.ChoiceField(choices=COST_BASES)
+    step = serializers.ChoiceField(choices=STEPS, allow_null=True)
+    currency = serializers.CharField()
+    total = serializers.CharField()
+    items = ReportItemSerializer(many=True)
+
+
+REPORT_PARAMETERS = [
+    OpenApiParameter("window", str, description="7d, 30d, mtd, lastmonth, or YYYY-MM-DD,YYYY-MM-DD (end exclusive)."),
+    OpenApiParameter(
+        "aggregate",
+        str,
+        description="Comma-separated: account, service, region, usage_type, resource, charge_category, tag:KEY.",
+    ),  # fmt: skip
+    OpenApiParameter("cost_basis", str, enum=list(COST_BASES)),
+    OpenApiParameter("step", str, enum=list(STEPS)),
+    OpenApiParameter("account", str, many=True),
+    OpenApiParameter("service", str, many=True),
+    OpenApiParameter("region", str, many=True),
+    OpenApiParameter("charge_category", str, many=True),
+    OpenApiParameter("format", str, enum=["json", "csv"]),
+]
+
+
+def report_envelope(query, rows) -> dict:
+    currencies = {row.currency for row in rows}
+    if len(currencies) > 1:
+        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+    items = []
+    for row in rows:
+        item = {"key": row.key, "cost": money_text(row.cost)}
+        if query.step:
+            item["period"] = row.period.isoformat()
+        items.append(item)
+    return {
+        "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+        "aggregate": list(query.aggregate),
+        "cost_basis": query.cost_basis,
+        "step": query.step,
+        "currency": currencies.pop() if currencies else "USD",
+        "total": money_text(money_sum(row.cost for row in rows)),
+        "items": items,
+    }
+
+
+class CostReportView(APIView):
+    """Cost as stored (tags as written), aggregated by the requested keys and step."""
+
+    renderer_classes = [JSONRenderer, ReportCSVRenderer]
+
+    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        try:
+            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
+            body = report_envelope(query, cost_rows(query=query))
+        except ReportQueryError as error:
+            return Response({"errors": error.errors}, status=400)
+        except ReportDataError as error:
+            return Response({"errors": {error.param: [str(error)]}}, status=400)
+        response = Response(body)
+        if request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="costs-{query.start}-{query.end}.csv"'
+        return response

@@ -1,0 +1,144 @@
+"""The Reports API's request grammar (ARCHITECTURE.md, "Reports API"), parsed and checked. Pure.
+
+`report_query_parse(params, today=...)` turns query parameters into a ReportQuery or raises
+ReportQueryError whose `.errors` is `{PARAM: [message, ...]}`, the body of a 400.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Context, Decimal
+
+WINDOWS_RELATIVE = ("7d", "30d", "mtd", "lastmonth")
+KEYS = ("account", "service", "region", "usage_type", "resource", "charge_category")
+COST_BASES = ("billed", "effective", "list")
+STEPS = ("day", "week", "month")
+FILTERS = ("account", "service", "region", "charge_category")
+CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
+UNALLOCATED = "__unallocated__"
+# Stored money has 38 digits (20 fractional); sums need more than Decimal's default 28.
+MONEY_CONTEXT = Context(prec=80)
+_TAG_KEY = re.compile(r"^tag:(?P<key>.{1,128})$", re.DOTALL)
+
+
+class ReportQueryError(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    start: date
+    end: date  # exclusive
+    aggregate: tuple[str, ...] = ()
+    cost_basis: str = "billed"
+    step: str | None = None
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        return tuple(key[4:] for key in self.aggregate if key.startswith("tag:"))
+
+
+def window_parse(value: str, *, today: date) -> tuple[date, date]:
+    """A window as [start, end) in UTC days; relative windows end at the start of today."""
+    value = value.strip()
+    if value == "7d":
+        return today - timedelta(days=7), today
+    if value == "30d":
+        return today - timedelta(days=30), today
+    if value == "mtd":
+        return today.replace(day=1), today
+    if value == "lastmonth":
+        end = today.replace(day=1)
+        return (end - timedelta(days=1)).replace(day=1), end
+    parts = value.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"'{value}' is not a window: use {', '.join(WINDOWS_RELATIVE)} or YYYY-MM-DD,YYYY-MM-DD.")
+    try:
+        start, end = (date.fromisoformat(part.strip()) for part in parts)
+    except ValueError:
+        raise ValueError(f"'{value}' has a date that is not YYYY-MM-DD.") from None
+    if end < start:
+        raise ValueError(f"The window ends ({end}) before it starts ({start}).")
+    return start, end
+
+
+def _aggregate_parse(value: str) -> tuple[tuple[str, ...], list[str]]:
+    keys: list[str] = []
+    problems: list[str] = []
+    for raw in value.split(","):
+        key = raw.strip()
+        if not key:
+            continue
+        if key.startswith("tag:"):
+            if not _TAG_KEY.match(key):
+                problems.append(f"'{key}' names no tag key: use tag:KEY, for example tag:team.")
+                continue
+        elif key not in KEYS:
+            problems.append(f"'{key}' is not an aggregate key; use {', '.join(KEYS)} or tag:KEY.")
+            continue
+        if key in keys:
+            problems.append(f"'{key}' is given twice.")
+            continue
+        keys.append(key)
+    return tuple(keys), problems
+
+
+def report_query_parse(params: Mapping[str, Sequence[str]], *, today: date) -> ReportQuery:
+    """Parse query parameters (each a list of values, as QueryDict.lists() gives them)."""
+    errors: dict[str, list[str]] = {}
+
+    def single(name: str, default: str | None) -> str | None:
+        values = params.get(name) or []
+        if len(values) > 1:
+            errors.setdefault(name, []).append(f"Give {name} once.")
+        return values[0] if values else default
+
+    window = single("window", "30d") or "30d"
+    start = end = today
+    try:
+        start, end = window_parse(window, today=today)
+    except ValueError as error:
+        errors.setdefault("window", []).append(str(error))
+    aggregate, problems = _aggregate_parse(single("aggregate", "") or "")
+    if problems:
+        errors["aggregate"] = problems
+    cost_basis = single("cost_basis", "billed")
+    if cost_basis not in COST_BASES:
+        errors.setdefault("cost_basis", []).append(f"'{cost_basis}' is not a cost basis; use {', '.join(COST_BASES)}.")
+    step = single("step", None) or None
+    if step is not None and step not in STEPS:
+        errors.setdefault("step", []).append(f"'{step}' is not a step; use {', '.join(STEPS)}.")
+    filters: dict[str, tuple[str, ...]] = {}
+    for name in FILTERS:
+        values = tuple(value.strip() for value in params.get(name) or [] if value.strip())
+        if not values:
+            continue
+        if name == "account" and any(not re.fullmatch(r"\d{12}", value) for value in values):
+            errors.setdefault(name, []).append("An account is a 12-digit id.")
+        if name == "charge_category" and any(value not in CHARGE_CATEGORIES for value in values):
+            errors.setdefault(name, []).append(f"Charge categories are {', '.join(CHARGE_CATEGORIES)}.")
+        filters[name] = values
+    if errors:
+        raise ReportQueryError(errors)
+    return ReportQuery(
+        start=start, end=end, aggregate=aggregate, cost_basis=cost_basis or "billed", step=step, filters=filters
+    )
+
+
+def money_sum(values) -> Decimal:
+    """An exact sum of Decimals (no rounding at 28 digits)."""
+    total = Decimal(0)
+    for value in values:
+        total = MONEY_CONTEXT.add(total, value)
+    return total
+
+
+def money_text(value: Decimal) -> str:
+    """A decimal string without exponent, at the precision given."""
+    return format(value, "f")

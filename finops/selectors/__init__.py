@@ -1,0 +1,1 @@
+"""Reads for finops, one module per concern."""

@@ -1,0 +1,55 @@
+"""Ingestion requests: record a queued run, hand it to the `ingest` queue, execute it at most once."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from finops.models import CloudAccount, IngestionRun
+
+
+class IngestionRequestError(ValueError):
+    pass
+
+
+@transaction.atomic
+def ingestion_request(*, account: CloudAccount, source: str) -> IngestionRun:
+    """Queue one ingestion of `source` for `account`; the run's id is returned at once."""
+    if source == IngestionRun.Source.COST_EXPLORER and not account.cost_explorer_enabled:
+        raise IngestionRequestError(f"Cost Explorer ingestion is off for account {account.account_id}.")
+    if source == IngestionRun.Source.EXPORT and not (account.exports_enabled and account.export_s3_uri):
+        raise IngestionRequestError(f"Account {account.account_id} has no data export configured (export_s3_uri).")
+    run = IngestionRun.objects.create(account=account, source=source, status=IngestionRun.Status.QUEUED)
+
+    from finops.tasks import ingestion_run_execute
+
+    transaction.on_commit(lambda: ingestion_run_execute.delay(run.pk))
+    return run
+
+
+def ingestion_runs_request_all() -> list[IngestionRun]:
+    """One run per enabled source of every account (the periodic schedule)."""
+    runs: list[IngestionRun] = []
+    for account in CloudAccount.objects.all():
+        if account.cost_explorer_enabled and account.payer_id is None:
+            runs.append(ingestion_request(account=account, source=IngestionRun.Source.COST_EXPLORER))
+        if account.exports_enabled and account.export_s3_uri:
+            runs.append(ingestion_request(account=account, source=IngestionRun.Source.EXPORT))
+    return runs
+
+
+def ingestion_run_execute(*, run_id: int) -> IngestionRun | None:
+    """Run a queued ingestion. A run that is no longer queued (done, or taken by another worker) is left alone."""
+    with transaction.atomic():
+        run = IngestionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
+        if run is None or run.status != IngestionRun.Status.QUEUED:
+            return run
+        run.status = IngestionRun.Status.RUNNING
+        run.save(update_fields=["status"])
+    account = run.account
+    if run.source == IngestionRun.Source.EXPORT:
+        from finops.services.billing_import import billing_export_import
+
+        return billing_export_import(location=account.export_s3_uri, default_account_id=account.account_id, run=run)
+    from finops.services.cost_explorer import cost_explorer_ingest
+
+    return cost_explorer_ingest(account=account, run=run)
