@@ -13,8 +13,17 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from finops.reports import COST_BASES, STEPS, ReportQueryError, money_sum, money_text, report_query_parse
+from finops.reports import (
+    COST_BASES,
+    STEPS,
+    ReportQueryError,
+    money_sum,
+    money_text,
+    report_query_parse,
+    window_parse,
+)
 from finops.selectors.costs import ReportDataError, cost_rows
+from finops.selectors.reconciliation import reconciliation_rows
 
 
 class ReportCSVRenderer(BaseRenderer):
@@ -118,3 +127,47 @@ class CostReportView(APIView):
         if request.accepted_renderer.format == "csv":
             response["Content-Disposition"] = f'attachment; filename="costs-{query.start}-{query.end}.csv"'
         return response
+
+
+class ReconciliationView(APIView):
+    """Per account and day: Cost Explorer vs export vs stored totals. `mismatches=true` keeps only disagreements."""
+
+    @extend_schema(
+        parameters=[
+            REPORT_PARAMETERS[0],
+            OpenApiParameter("account", str),
+            OpenApiParameter("mismatches", bool, description="Only account-days that disagree (default true)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        try:
+            start, end = window_parse(request.query_params.get("window", "30d"), today=timezone.now().date())
+        except ValueError as error:
+            return Response({"errors": {"window": [str(error)]}}, status=400)
+        mismatches_only = request.query_params.get("mismatches", "true").lower() != "false"
+        rows = reconciliation_rows(
+            start=start,
+            end=end,
+            account_id=request.query_params.get("account") or None,
+            mismatches_only=mismatches_only,
+        )
+        items = [
+            {
+                "account": row.account_id,
+                "day": row.day.isoformat(),
+                "source": row.source,
+                "cost_explorer": None if row.cost_explorer is None else money_text(row.cost_explorer),
+                "export": money_text(row.export),
+                "stored": money_text(row.stored),
+                "mismatch": row.mismatch,
+            }
+            for row in rows
+        ]
+        return Response(
+            {
+                "window": {"start": start.isoformat(), "end": end.isoformat()},
+                "mismatches": sum(1 for row in rows if row.mismatch),
+                "items": items,
+            }
+        )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Decimal | None, currency: str = "USD") -> str:
+    """Display money to the cent (the exact value stays in the data and the API)."""
+    if value is None:
+        return "—"
+    rounded = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    sign = "-" if rounded < 0 else ""
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{sign}{symbol}{abs(rounded):,.2f}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f}%"
+
+
+@register.filter
+def exact(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")
