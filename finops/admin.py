@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from finops.models import Team, TeamMembership, WorkerHeartbeat
+from finops.models import CloudAccount, IngestionRun, Team, TeamMembership, WorkerHeartbeat
 
 
 class TeamMembershipInline(admin.TabularInline):
@@ -18,3 +18,17 @@ class TeamAdmin(admin.ModelAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["hostname", "seen_at"]
+
+
+@admin.register(CloudAccount)
+class CloudAccountAdmin(admin.ModelAdmin):
+    list_display = ["account_id", "name", "payer", "cost_explorer_enabled", "exports_enabled", "dry_run", "discovered"]
+    list_filter = ["cost_explorer_enabled", "exports_enabled", "dry_run", "discovered"]
+    search_fields = ["account_id", "name"]
+
+
+@admin.register(IngestionRun)
+class IngestionRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "account", "source", "status", "window_start", "window_end", "rows", "requests", "created_at"]
+    list_filter = ["source", "status"]
+    readonly_fields = [field.name for field in IngestionRun._meta.fields]
