@@ -8,4 +8,5 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboards:capacity", "Capacity"),
     ("dashboards:recommendations", "Recommendations"),
     ("dashboards:schedules", "Schedules"),
+    ("dashboards:accounts", "Accounts"),
 )

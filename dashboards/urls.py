@@ -13,4 +13,5 @@ urlpatterns = [
     path("capacity/", views.CapacityView.as_view(), name="capacity"),
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
     path("schedules/", views.SchedulesView.as_view(), name="schedules"),
+    path("accounts/", views.AccountsView.as_view(), name="accounts"),
 ]

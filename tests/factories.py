@@ -40,3 +40,12 @@ class TeamMembershipFactory(factory.django.DjangoModelFactory):
     team = factory.SubFactory(TeamFactory)
     user = factory.SubFactory(UserFactory)
     role = TeamMembership.Role.APPROVER
+
+
+class CloudAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "finops.CloudAccount"
+        django_get_or_create = ["account_id"]
+
+    account_id = factory.Sequence(lambda n: f"{100000000000 + n:012d}")
+    name = factory.Sequence(lambda n: f"Account {n}")

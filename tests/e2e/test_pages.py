@@ -67,4 +67,5 @@ def test_it_shows_an_honest_empty_overview(signed_in_page):
         "Capacity",
         "Recommendations",
         "Schedules",
+        "Accounts",
     ]
