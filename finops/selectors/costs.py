@@ -3,7 +3,9 @@
 Where an account-day has billing-export data, reports read the export, and of the export formats
 only one per account-day (FOCUS before CUR 2.0 before legacy CUR) so that two exports of the same
 spend are never added together. Account-days without export data are read from Cost Explorer's
-`account_service` view when the report asks only for what that view holds (account, service).
+`account_service` view when the report asks only for what that view holds (account, service), as
+seen from accounts without a payer in Costplane: a member account's own view repeats what its
+payer's view already holds.
 Sums are NUMERIC in Postgres and Decimal here: exact to the last digit.
 """
 
@@ -15,7 +17,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from finops.models import CostExplorerRecord, CostRecord, ExportDailyTotal
+from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
 from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportQuery
 
 SOURCE_PREFERENCE = ("focus", "cur2", "cur_legacy")
@@ -118,6 +120,7 @@ def _cost_explorer_rows_sql(query: ReportQuery) -> tuple[str, list] | None:
         SELECT {select_keys}{period} AS period, c.currency AS currency, SUM({_CE_BASIS[query.cost_basis]}) AS cost,
                0 AS missing
         FROM {CostExplorerRecord._meta.db_table} c
+        JOIN {CloudAccount._meta.db_table} a ON a.id = c.account_id AND a.payer_id IS NULL
         WHERE c.view = %s AND c.day >= %s AND c.day < %s{filters}
           AND NOT EXISTS (SELECT 1 FROM {ExportDailyTotal._meta.db_table} e
                           WHERE e.sub_account_id = c.linked_account_id AND e.day = c.day)

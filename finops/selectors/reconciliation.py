@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from finops.models import CostExplorerRecord, CostRecord, ExportDailyTotal
+from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ def reconciliation_rows(
         explorer AS (
             SELECT c.linked_account_id, c.day, SUM(c.unblended_cost) AS billed
             FROM {CostExplorerRecord._meta.db_table} c
+            JOIN {CloudAccount._meta.db_table} a ON a.id = c.account_id AND a.payer_id IS NULL
             WHERE c.view = %s AND c.day >= %s AND c.day < %s
             GROUP BY 1, 2
         )
