@@ -42,7 +42,9 @@ class Command(BaseCommand):
                 account.save()
                 self.stdout.write(f"Updated account {account}.")
         except ValidationError as error:
-            raise CommandError("; ".join(f"{key}: {' '.join(value)}" for key, value in error.message_dict.items()))
+            raise CommandError(
+                "; ".join(f"{key}: {' '.join(value)}" for key, value in error.message_dict.items())
+            ) from None
         if options["discover_members"]:
             members = member_accounts_discover(payer=account)
             self.stdout.write(f"Found {len(members)} member account(s): {', '.join(m.account_id for m in members)}.")
