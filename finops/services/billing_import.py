@@ -145,7 +145,10 @@ def _load_batch(cursor, frame: pd.DataFrame, fmt: str, state: _ImportState) -> N
         _copy(cursor, TABLE, _csv_bytes(prepared[~in_existing.to_numpy()]))
     if in_existing.any():
         if not state.staging:
-            cursor.execute(f"CREATE TEMP TABLE costplane_staging (LIKE {TABLE} INCLUDING DEFAULTS) ON COMMIT DROP")
+            columns = ", ".join(COPY_COLUMNS)
+            cursor.execute(
+                f"CREATE TEMP TABLE costplane_staging ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA"
+            )
             state.staging = True
         _copy(cursor, "costplane_staging", _csv_bytes(prepared[in_existing.to_numpy()]))
     state.accounts.update(frame["billing_account_id"].unique())
