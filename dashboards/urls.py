@@ -14,4 +14,5 @@ urlpatterns = [
     path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
     path("schedules/", views.SchedulesView.as_view(), name="schedules"),
     path("accounts/", views.AccountsView.as_view(), name="accounts"),
+    path("reconciliation/", views.ReconciliationView.as_view(), name="reconciliation"),
 ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
@@ -12,6 +14,7 @@ from dashboards.forms import CloudAccountForm
 from finops.roles import user_is_operator
 from finops.selectors.ingestion import account_freshness_list
 from finops.selectors.overview import overview_summary
+from finops.selectors.reconciliation import reconciliation_rows
 from finops.services.accounts import cloud_account_create
 
 
@@ -75,3 +78,20 @@ class AccountsView(ViewerRequiredMixin, TemplateView):
                 messages.success(request, f"Added account {account}.")
                 return redirect("dashboards:accounts")
         return self.render_to_response(self.get_context_data(form=form))
+
+
+class ReconciliationView(ViewerRequiredMixin, TemplateView):
+    """Account-days where Cost Explorer, the export file and the stored rows disagree."""
+
+    template_name = "dashboards/reconciliation.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        today = timezone.now().date()
+        try:
+            days = max(1, min(int(self.request.GET.get("days", 90)), 800))
+        except ValueError:
+            days = 90
+        rows = reconciliation_rows(start=today - timedelta(days=days), end=today)
+        context.update(days=days, checked=len(rows), mismatches=[row for row in rows if row.mismatch])
+        return context
