@@ -1,11 +1,100 @@
-"""The sandbox's side of the client factory: answers what moto does not implement.
+"""The sandbox's side of the client factory: answers what moto does not, or not deterministically.
 
-Filled in by the sandbox billing work: `install_handlers(client)` registers `before-call` handlers
-on a client for the operations the sandbox answers itself (Cost Explorer, Compute Optimizer, ...).
+`install_handlers(client)` registers botocore `before-call` handlers, the mechanism
+`botocore.stub.Stubber` uses, for the operations the sandbox answers itself; every other operation
+goes on to moto (server mode or `mock_aws`). Like Stubber, each request is validated against the
+operation's input shape and each response against its output shape before it is returned, so a
+malformed answer raises instead of reaching the product.
+
+Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports) and
+Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids). The data's
+size and "today" come from COSTPLANE_SANDBOX_SIZE / COSTPLANE_SANDBOX_TODAY at call time.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
 
-def install_handlers(client) -> None:
-    """Register the sandbox's before-call handlers on `client` (none yet for most services)."""
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ParamValidationError
+from botocore.model import OperationModel
+from botocore.validate import validate_parameters
+
+from sandbox import cost_explorer, organizations
+from sandbox.dataset import dataset_from_environment
+from sandbox.errors import AwsError
+
+Answer = Callable[[dict], dict]
+PARAMS_KEY = "sandbox_api_params"
+
+
+def _cost_and_usage(request: dict) -> dict:
+    return cost_explorer.get_cost_and_usage(dataset_from_environment().cost_data, request)
+
+
+ANSWERS: dict[str, dict[str, Answer]] = {
+    "cost-explorer": {"GetCostAndUsage": _cost_and_usage},
+    "organizations": {
+        "ListAccounts": organizations.list_accounts,
+        "DescribeOrganization": organizations.describe_organization,
+        "DescribeAccount": organizations.describe_account,
+    },
+}
+
+
+def validated_response(operation_model: OperationModel, response: dict) -> dict:
+    """`response` if it fits the operation's output shape (as Stubber checks); ParamValidationError if not."""
+    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    shape = operation_model.output_shape
+    if shape is not None:
+        validate_parameters(body, shape)
+    elif body:
+        raise ParamValidationError(report="Service response should only contain ResponseMetadata.")
+    return response
+
+
+def _request_id(operation: str, request: dict) -> str:
+    digest = hashlib.sha256(f"{operation}:{json.dumps(request, sort_keys=True, default=str)}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _remember_params(params: dict, context: dict, **kwargs: Any) -> None:
+    """Keep the caller's parameters: the before-call event only sees the serialised request."""
+    context[PARAMS_KEY] = copy.deepcopy(params)
+
+
+def _handler(answer: Answer) -> Callable[..., tuple[AWSResponse, dict] | None]:
+    def handle(model: OperationModel, params: dict, context: dict, **kwargs: Any) -> tuple[AWSResponse, dict]:
+        request = context.get(PARAMS_KEY)
+        if request is None:  # a caller that skipped before-parameter-build: read the JSON body instead
+            request = json.loads(params.get("body") or b"{}")
+        if model.input_shape is not None:
+            validate_parameters(request, model.input_shape)
+        url = params.get("url", "")
+        metadata = {"RequestId": _request_id(model.name, request), "HTTPHeaders": {}, "RetryAttempts": 0}
+        try:
+            response = validated_response(model, answer(request))
+        except AwsError as error:
+            body = {"Error": {"Code": error.code, "Message": error.message}}
+            return AWSResponse(url, 400, {}, None), body | {"ResponseMetadata": metadata | {"HTTPStatusCode": 400}}
+        return AWSResponse(url, 200, {}, None), response | {"ResponseMetadata": metadata | {"HTTPStatusCode": 200}}
+
+    return handle
+
+
+def install_handlers(client: Any) -> None:
+    """Register the sandbox's before-call handlers on `client` (none for services moto answers)."""
+    service_id = client.meta.service_model.service_id.hyphenize()
+    answers = ANSWERS.get(service_id)
+    if not answers:
+        return
+    events = client.meta.events
+    events.register_first(f"before-parameter-build.{service_id}", _remember_params, unique_id="sandbox-params")
+    for operation, answer in answers.items():
+        events.register_first(
+            f"before-call.{service_id}.{operation}", _handler(answer), unique_id=f"sandbox-{service_id}-{operation}"
+        )
