@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,7 +20,10 @@ def _configure(sender: Celery, **kwargs) -> None:
 
     from config.schedules import BEAT_SCHEDULE
 
-    sender.conf.task_queues = [Queue(name) for name in settings.CELERY_TASK_QUEUES_NAMES]
+    # Each queue has its own direct exchange and key, so a message lands in exactly one queue.
+    sender.conf.task_queues = [
+        Queue(name, Exchange(name, type="direct"), routing_key=name) for name in settings.CELERY_TASK_QUEUES_NAMES
+    ]
     sender.conf.beat_schedule = BEAT_SCHEDULE
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         # The filesystem transport expects its folders to exist before the first message.

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -218,6 +219,41 @@ def command_exec(argv: list[str]) -> int:
             pg_stop()
 
 
+SANDBOX_PORT = int(os.environ.get("COSTPLANE_SANDBOX_PORT", "5055"))
+
+
+def sandbox_start(env: dict[str, str]) -> subprocess.Popen:
+    """The simulated AWS account (moto server + seeded exports); its address goes into `env`."""
+    if port_open(SANDBOX_PORT):
+        fail(f"port {SANDBOX_PORT} is taken; set COSTPLANE_SANDBOX_PORT to a free port for the sandbox.")
+    say(f"starting the sandbox AWS account ({env['COSTPLANE_SANDBOX_SIZE']} size) on port {SANDBOX_PORT}")
+    process = subprocess.Popen(
+        [PY, "-m", "sandbox", "serve", "--port", str(SANDBOX_PORT), "--size", env["COSTPLANE_SANDBOX_SIZE"]],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        if line.startswith("sandbox ready on "):
+            env["COSTPLANE_SANDBOX_ENDPOINT"] = line.split(" on ", 1)[1].strip()
+            # Keep draining its output so a full pipe never blocks the server.
+            threading.Thread(target=lambda: [print(rest, end="") for rest in process.stdout], daemon=True).start()
+            break
+    else:
+        fail(f"the sandbox exited before it was ready (exit code {process.wait()})")
+    return process
+
+
+def sandbox_connect(env: dict[str, str]) -> None:
+    """Register the sandbox's management account, discover its members, queue both ingestions."""
+    from sandbox.catalogue import MANAGEMENT_ACCOUNT_ID
+    from sandbox.exports import BUCKET, PREFIX
+
+    manage(
+        env, "add_cloud_account", MANAGEMENT_ACCOUNT_ID, "--name", "sandbox management", "--region", "us-east-1",
+        "--export-uri", f"s3://{BUCKET}/{PREFIX}/", "--discover-members", "--ingest",
+    )  # fmt: skip
+
+
 def command_run() -> int:
     env, started = services_up()
     env.setdefault("COSTPLANE_SANDBOX_SIZE", "full")
@@ -237,8 +273,13 @@ def command_run() -> int:
             pg_stop()
 
     try:
+        sandbox = env.get("COSTPLANE_AWS", "sandbox") == "sandbox"
+        if sandbox:
+            children.append(sandbox_start(env))
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "costplane_bootstrap")
+        if sandbox:
+            sandbox_connect(env)
         celery = [PY, "-m", "celery", "-A", "config"]
         children.append(
             subprocess.Popen(
