@@ -272,6 +272,9 @@ def command_run() -> int:
         if started:
             pg_stop()
 
+    # Ctrl-C or a TERM stops everything, even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         sandbox = env.get("COSTPLANE_AWS", "sandbox") == "sandbox"
         if sandbox:
@@ -295,7 +298,6 @@ def command_run() -> int:
             )
         )
         say("serving http://127.0.0.1:8000 (Ctrl-C stops everything)")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         say("a process exited; stopping the rest")
