@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from finops.models import CloudAccount, CostExplorerRecord, ExportDailyTotal, IngestionRun
 
@@ -15,6 +15,7 @@ class AccountFreshness:
     account: CloudAccount
     last_export_day: date | None
     last_cost_explorer_day: date | None
+    cost_explorer_estimated_from: date | None
     last_run: IngestionRun | None
     last_success_at: datetime | None
 
@@ -30,6 +31,12 @@ def account_freshness_list() -> list[AccountFreshness]:
         .values("linked_account_id")
         .annotate(last=Max("day"))
         .values_list("linked_account_id", "last")
+    )
+    estimated_from = dict(
+        CostExplorerRecord.objects.filter(view=CostExplorerRecord.ACCOUNT_SERVICE_VIEW, estimated=True)
+        .values("linked_account_id")
+        .annotate(first=Min("day"))
+        .values_list("linked_account_id", "first")
     )
     last_runs: dict[int, IngestionRun] = {}
     for run in (
@@ -47,6 +54,7 @@ def account_freshness_list() -> list[AccountFreshness]:
             account=account,
             last_export_day=export_days.get(account.account_id),
             last_cost_explorer_day=explorer_days.get(account.account_id),
+            cost_explorer_estimated_from=estimated_from.get(account.account_id),
             last_run=last_runs.get(account.pk),
             last_success_at=successes.get(account.pk),
         )

@@ -199,3 +199,18 @@ def test_it_imports_exactly_the_files_an_s3_manifest_lists(tmp_path, settings):
     assert run.source == IngestionRun.Source.EXPORT
     assert [entry["file"] for entry in run.detail["files"]] == keys
     assert sum(record.billed_cost for record in CostRecord.objects.all()) == Decimal("6.00")
+
+
+@pytest.mark.django_db
+def test_it_gives_the_report_as_csv_and_weekly_periods(tmp_path, viewer_api):
+    billing_export_import(location=str(write_focus(tmp_path / "focus.csv", focus_rows(days=14))))
+    params = {"window": "2026-01-01,2026-02-01", "aggregate": "service,tag:team", "step": "week"}
+    body = viewer_api.get("/api/v1/costs/", params).json()
+    assert {item["period"] for item in body["items"]} == {"2025-12-29", "2026-01-05", "2026-01-12"}
+    assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"]) == Decimal("52.5")
+    response = viewer_api.get("/api/v1/costs/", {**params, "format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "service,tag:team,period,cost"
+    assert len(lines) == len(body["items"]) + 1
+    assert any(line.startswith("Amazon SageMaker,__unallocated__,2025-12-29,") for line in lines)
