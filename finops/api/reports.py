@@ -13,6 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finops.allocation import allocate
 from finops.reports import (
     COST_BASES,
     STEPS,
@@ -22,6 +23,8 @@ from finops.reports import (
     report_query_parse,
     window_parse,
 )
+from finops.selectors.allocation_rules import allocation_rules_current
+from finops.selectors.allocations import allocation_rows_frame
 from finops.selectors.costs import ReportDataError, cost_rows
 from finops.selectors.reconciliation import reconciliation_rows
 
@@ -171,3 +174,44 @@ class ReconciliationView(APIView):
                 "items": items,
             }
         )
+
+
+class AllocationReportView(APIView):
+    """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part)."""
+
+    renderer_classes = [JSONRenderer, ReportCSVRenderer]
+
+    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        try:
+            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
+            version, rules = allocation_rules_current()
+            frame, currency = allocation_rows_frame(query=query)
+            items = allocate(frame, aggregate=query.aggregate, rules=rules)
+        except ReportQueryError as error:
+            return Response({"errors": error.errors}, status=400)
+        except ReportDataError as error:
+            return Response({"errors": {error.param: [str(error)]}}, status=400)
+        body = {
+            "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+            "aggregate": list(query.aggregate),
+            "cost_basis": query.cost_basis,
+            "step": query.step,
+            "currency": currency,
+            "rules_version": version,
+            "total": money_text(money_sum(items["cost"])),
+            "items": [
+                {
+                    "key": {key: record[key] for key in query.aggregate},
+                    **({"period": record["period"].isoformat()} if query.step else {}),
+                    "cost": money_text(record["cost"]),
+                    "shared_cost": money_text(record["shared_cost"]),
+                }
+                for record in items.to_dict("records")
+            ],
+            "money_fields": ["cost", "shared_cost"],
+        }
+        response = Response(body)
+        if request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="allocations-{query.start}-{query.end}.csv"'
+        return response

@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from finops.api import views
-from finops.api.reports import CostReportView, ReconciliationView
+from finops.api.reports import AllocationReportView, CostReportView, ReconciliationView
 
 
 def register(router: DefaultRouter) -> None:
@@ -15,5 +15,6 @@ def register(router: DefaultRouter) -> None:
 
 urlpatterns = [
     re_path(r"^costs/?$", CostReportView.as_view(), name="report-costs"),
+    re_path(r"^allocations/?$", AllocationReportView.as_view(), name="report-allocations"),
     re_path(r"^reconciliation/?$", ReconciliationView.as_view(), name="reconciliation"),
 ]

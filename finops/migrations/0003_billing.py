@@ -8,160 +8,317 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finops', '0002_role_groups'),
+        ("finops", "0002_role_groups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CloudAccount',
+            name="CloudAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account_id', models.CharField(max_length=12, unique=True, validators=[django.core.validators.RegexValidator('^\\d{12}$', 'An AWS account id has exactly 12 digits.')])),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('role_arn', models.CharField(blank=True, help_text='IAM role assumed through STS; blank: the base credentials.', max_length=2048)),
-                ('external_id', models.CharField(blank=True, max_length=1224)),
-                ('regions', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=32), blank=True, default=list, size=None)),
-                ('cost_explorer_enabled', models.BooleanField(default=True)),
-                ('exports_enabled', models.BooleanField(default=False)),
-                ('export_s3_uri', models.CharField(blank=True, help_text='s3://bucket/prefix of a CUR 2.0 or FOCUS data export.', max_length=1024)),
-                ('inventory_enabled', models.BooleanField(default=True)),
-                ('dry_run', models.BooleanField(default=True, help_text='Actions are only simulated (DryRun=True) while set.')),
-                ('discovered', models.BooleanField(default=False, help_text='Created by Organizations discovery, not by hand.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('payer', models.ForeignKey(blank=True, help_text='The management (payer) account this member account was discovered through.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='finops.cloudaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "account_id",
+                    models.CharField(
+                        max_length=12,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\d{12}$", "An AWS account id has exactly 12 digits."
+                            )
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "role_arn",
+                    models.CharField(
+                        blank=True,
+                        help_text="IAM role assumed through STS; blank: the base credentials.",
+                        max_length=2048,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=1224)),
+                (
+                    "regions",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=32), blank=True, default=list, size=None
+                    ),
+                ),
+                ("cost_explorer_enabled", models.BooleanField(default=True)),
+                ("exports_enabled", models.BooleanField(default=False)),
+                (
+                    "export_s3_uri",
+                    models.CharField(
+                        blank=True, help_text="s3://bucket/prefix of a CUR 2.0 or FOCUS data export.", max_length=1024
+                    ),
+                ),
+                ("inventory_enabled", models.BooleanField(default=True)),
+                (
+                    "dry_run",
+                    models.BooleanField(default=True, help_text="Actions are only simulated (DryRun=True) while set."),
+                ),
+                (
+                    "discovered",
+                    models.BooleanField(default=False, help_text="Created by Organizations discovery, not by hand."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "payer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The management (payer) account this member account was discovered through.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="members",
+                        to="finops.cloudaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account_id'],
+                "ordering": ["account_id"],
             },
         ),
         migrations.CreateModel(
-            name='IngestionRun',
+            name="IngestionRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('cost_explorer', 'Cost Explorer'), ('export', 'Data export (S3)'), ('file', 'Billing file import')], max_length=20)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('window_start', models.DateField(blank=True, null=True)),
-                ('window_end', models.DateField(blank=True, help_text='Exclusive.', null=True)),
-                ('location', models.CharField(blank=True, help_text='File, folder or s3:// URI imported.', max_length=2048)),
-                ('rows', models.BigIntegerField(default=0, help_text='Rows written (inserted, replaced or kept).')),
-                ('rows_inserted', models.BigIntegerField(default=0)),
-                ('rows_deleted', models.BigIntegerField(default=0)),
-                ('requests', models.PositiveIntegerField(default=0, help_text='Billable API requests made (Cost Explorer bills each).')),
-                ('error', models.TextField(blank=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='ingestion_runs', to='finops.cloudaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("cost_explorer", "Cost Explorer"),
+                            ("export", "Data export (S3)"),
+                            ("file", "Billing file import"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                ("window_start", models.DateField(blank=True, null=True)),
+                ("window_end", models.DateField(blank=True, help_text="Exclusive.", null=True)),
+                (
+                    "location",
+                    models.CharField(blank=True, help_text="File, folder or s3:// URI imported.", max_length=2048),
+                ),
+                ("rows", models.BigIntegerField(default=0, help_text="Rows written (inserted, replaced or kept).")),
+                ("rows_inserted", models.BigIntegerField(default=0)),
+                ("rows_deleted", models.BigIntegerField(default=0)),
+                (
+                    "requests",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Billable API requests made (Cost Explorer bills each)."
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="ingestion_runs",
+                        to="finops.cloudaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ExportDailyTotal',
+            name="ExportDailyTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('focus', 'FOCUS'), ('cur2', 'CUR 2.0'), ('cur_legacy', 'Legacy CUR')], max_length=12)),
-                ('billing_account_id', models.CharField(max_length=64)),
-                ('billing_period_start', models.DateField()),
-                ('sub_account_id', models.CharField(max_length=64)),
-                ('day', models.DateField()),
-                ('billed_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('effective_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('run', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='finops.ingestionrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("focus", "FOCUS"), ("cur2", "CUR 2.0"), ("cur_legacy", "Legacy CUR")], max_length=12
+                    ),
+                ),
+                ("billing_account_id", models.CharField(max_length=64)),
+                ("billing_period_start", models.DateField()),
+                ("sub_account_id", models.CharField(max_length=64)),
+                ("day", models.DateField()),
+                ("billed_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("effective_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="finops.ingestionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['day', 'sub_account_id'],
+                "ordering": ["day", "sub_account_id"],
             },
         ),
         migrations.CreateModel(
-            name='CostRecord',
+            name="CostRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('focus', 'FOCUS'), ('cur2', 'CUR 2.0'), ('cur_legacy', 'Legacy CUR')], max_length=12)),
-                ('line_key', models.CharField(max_length=40)),
-                ('billing_account_id', models.CharField(max_length=64)),
-                ('sub_account_id', models.CharField(max_length=64)),
-                ('billing_period_start', models.DateField()),
-                ('billing_period_end', models.DateField()),
-                ('charge_period_start', models.DateTimeField()),
-                ('charge_period_end', models.DateTimeField()),
-                ('charge_category', models.CharField(choices=[('usage', 'Usage'), ('purchase', 'Purchase'), ('tax', 'Tax'), ('credit', 'Credit'), ('adjustment', 'Adjustment')], max_length=12)),
-                ('charge_class', models.CharField(blank=True, default='', max_length=20)),
-                ('service_name', models.CharField(blank=True, default='', max_length=200)),
-                ('service_category', models.CharField(blank=True, default='', max_length=100)),
-                ('region_id', models.CharField(blank=True, default='', max_length=64)),
-                ('resource_id', models.CharField(blank=True, default='', max_length=2048)),
-                ('usage_type', models.CharField(blank=True, default='', max_length=200)),
-                ('pricing_quantity', models.DecimalField(blank=True, decimal_places=20, max_digits=38, null=True)),
-                ('pricing_unit', models.CharField(blank=True, default='', max_length=100)),
-                ('billed_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('effective_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('list_cost', models.DecimalField(blank=True, decimal_places=20, max_digits=38, null=True)),
-                ('billing_currency', models.CharField(default='USD', max_length=3)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('run', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='finops.ingestionrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("focus", "FOCUS"), ("cur2", "CUR 2.0"), ("cur_legacy", "Legacy CUR")], max_length=12
+                    ),
+                ),
+                ("line_key", models.CharField(max_length=40)),
+                ("billing_account_id", models.CharField(max_length=64)),
+                ("sub_account_id", models.CharField(max_length=64)),
+                ("billing_period_start", models.DateField()),
+                ("billing_period_end", models.DateField()),
+                ("charge_period_start", models.DateTimeField()),
+                ("charge_period_end", models.DateTimeField()),
+                (
+                    "charge_category",
+                    models.CharField(
+                        choices=[
+                            ("usage", "Usage"),
+                            ("purchase", "Purchase"),
+                            ("tax", "Tax"),
+                            ("credit", "Credit"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("charge_class", models.CharField(blank=True, default="", max_length=20)),
+                ("service_name", models.CharField(blank=True, default="", max_length=200)),
+                ("service_category", models.CharField(blank=True, default="", max_length=100)),
+                ("region_id", models.CharField(blank=True, default="", max_length=64)),
+                ("resource_id", models.CharField(blank=True, default="", max_length=2048)),
+                ("usage_type", models.CharField(blank=True, default="", max_length=200)),
+                ("pricing_quantity", models.DecimalField(blank=True, decimal_places=20, max_digits=38, null=True)),
+                ("pricing_unit", models.CharField(blank=True, default="", max_length=100)),
+                ("billed_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("effective_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("list_cost", models.DecimalField(blank=True, decimal_places=20, max_digits=38, null=True)),
+                ("billing_currency", models.CharField(default="USD", max_length=3)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="finops.ingestionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['charge_period_start', 'id'],
+                "ordering": ["charge_period_start", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CostExplorerRecord',
+            name="CostExplorerRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('view', models.CharField(help_text='Query set: account_service, or tag:KEY (grouped by tag and service).', max_length=140)),
-                ('day', models.DateField()),
-                ('linked_account_id', models.CharField(blank=True, default='', max_length=12)),
-                ('service_name', models.CharField(blank=True, default='', max_length=200)),
-                ('tag_key', models.CharField(blank=True, default='', max_length=128)),
-                ('tag_value', models.CharField(blank=True, default='', help_text='Empty: untagged (`key$`).', max_length=256)),
-                ('unblended_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('amortized_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('net_amortized_cost', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('usage_quantity', models.DecimalField(decimal_places=20, max_digits=38)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('estimated', models.BooleanField(default=False)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cost_explorer_records', to='finops.cloudaccount')),
-                ('run', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='finops.ingestionrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "view",
+                    models.CharField(
+                        help_text="Query set: account_service, or tag:KEY (grouped by tag and service).", max_length=140
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("linked_account_id", models.CharField(blank=True, default="", max_length=12)),
+                ("service_name", models.CharField(blank=True, default="", max_length=200)),
+                ("tag_key", models.CharField(blank=True, default="", max_length=128)),
+                (
+                    "tag_value",
+                    models.CharField(blank=True, default="", help_text="Empty: untagged (`key$`).", max_length=256),
+                ),
+                ("unblended_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("amortized_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("net_amortized_cost", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("usage_quantity", models.DecimalField(decimal_places=20, max_digits=38)),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("estimated", models.BooleanField(default=False)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cost_explorer_records",
+                        to="finops.cloudaccount",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="finops.ingestionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['day', 'view', 'linked_account_id', 'service_name'],
+                "ordering": ["day", "view", "linked_account_id", "service_name"],
             },
         ),
         migrations.AddConstraint(
-            model_name='cloudaccount',
-            constraint=models.CheckConstraint(condition=models.Q(('account_id__regex', '^\\d{12}$')), name='cloud_account_id_12_digits'),
+            model_name="cloudaccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("account_id__regex", "^\\d{12}$")), name="cloud_account_id_12_digits"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ingestionrun',
-            index=models.Index(fields=['account', 'source', '-created_at'], name='finops_inge_account_e0ca30_idx'),
+            model_name="ingestionrun",
+            index=models.Index(fields=["account", "source", "-created_at"], name="finops_inge_account_e0ca30_idx"),
         ),
         migrations.AddConstraint(
-            model_name='exportdailytotal',
-            constraint=models.UniqueConstraint(fields=('source', 'billing_account_id', 'billing_period_start', 'sub_account_id', 'day'), name='export_daily_total_unique'),
+            model_name="exportdailytotal",
+            constraint=models.UniqueConstraint(
+                fields=("source", "billing_account_id", "billing_period_start", "sub_account_id", "day"),
+                name="export_daily_total_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='costrecord',
-            index=models.Index(fields=['charge_period_start', 'sub_account_id'], name='cost_record_day_account'),
+            model_name="costrecord",
+            index=models.Index(fields=["charge_period_start", "sub_account_id"], name="cost_record_day_account"),
         ),
         migrations.AddIndex(
-            model_name='costrecord',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='cost_record_tags', opclasses=['jsonb_path_ops']),
+            model_name="costrecord",
+            index=django.contrib.postgres.indexes.GinIndex(
+                fields=["tags"], name="cost_record_tags", opclasses=["jsonb_path_ops"]
+            ),
         ),
         migrations.AddConstraint(
-            model_name='costrecord',
-            constraint=models.UniqueConstraint(fields=('source', 'billing_account_id', 'billing_period_start', 'line_key'), name='cost_record_natural_key'),
+            model_name="costrecord",
+            constraint=models.UniqueConstraint(
+                fields=("source", "billing_account_id", "billing_period_start", "line_key"),
+                name="cost_record_natural_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='costexplorerrecord',
-            index=models.Index(fields=['account', 'view', 'day'], name='ce_account_view_day'),
+            model_name="costexplorerrecord",
+            index=models.Index(fields=["account", "view", "day"], name="ce_account_view_day"),
         ),
         migrations.AddConstraint(
-            model_name='costexplorerrecord',
-            constraint=models.UniqueConstraint(fields=('account', 'view', 'day', 'linked_account_id', 'service_name', 'tag_value'), name='cost_explorer_cell_unique'),
+            model_name="costexplorerrecord",
+            constraint=models.UniqueConstraint(
+                fields=("account", "view", "day", "linked_account_id", "service_name", "tag_value"),
+                name="cost_explorer_cell_unique",
+            ),
         ),
     ]

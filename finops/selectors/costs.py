@@ -80,8 +80,16 @@ def _filter_sql(query: ReportQuery, columns: dict[str, str]) -> tuple[str, list]
 
 
 def _export_rows_sql(query: ReportQuery) -> tuple[str, list]:
-    start, end = _bounds(query)
     keys, key_params = _key_sql(query, _RECORD_COLUMNS, "r.tags")
+    return export_grouped_sql(query, keys, key_params)
+
+
+def export_grouped_sql(query: ReportQuery, keys: list[str], key_params: list) -> tuple[str, list]:
+    """SQL summing the report's cost basis over the export rows it may count, grouped by `keys` + period.
+
+    Selects k0..kN, period, currency, cost, missing (rows without the cost basis, e.g. no list cost).
+    """
+    start, end = _bounds(query)
     filters, filter_params = _filter_sql(query, _RECORD_COLUMNS)
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"

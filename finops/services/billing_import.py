@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import connection, transaction
 from django.utils import timezone
@@ -69,42 +71,91 @@ class _ImportState:
     fresh_scopes: set[tuple[str, str, date]] = field(default_factory=set)
     existing_scopes: set[tuple[str, str, date]] = field(default_factory=set)
     staging: bool = False
-    seen_keys: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))
+    # How often each line hash has occurred in earlier batches of this import (uint64 hash → count).
+    seen_hashes: pd.Index = field(default_factory=lambda: pd.Index(np.array([], dtype=np.uint64)))
+    seen_counts: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     accounts: set[str] = field(default_factory=set)
     rows: int = 0
 
 
-def _line_keys(frame: pd.DataFrame, state: _ImportState) -> pd.Series:
-    """Content hash of each line plus its occurrence number among identical lines of this import."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).map("{:016x}".format)
-    occurrence = hashed.groupby(hashed).cumcount() + hashed.map(state.seen_keys).fillna(0).astype("int64")
-    counts = hashed.value_counts()
-    state.seen_keys = state.seen_keys.add(counts, fill_value=0).astype("int64")
-    return hashed + "-" + occurrence.astype(str)
+@dataclass
+class _Prepared:
+    """One batch ready for COPY: the scope columns the loader routes rows by, and the rows as CSV."""
+
+    frame: pd.DataFrame
+    table: pa.Table
+    payload: bytes
+
+
+def _line_keys(frame: pd.DataFrame, state: _ImportState) -> pa.Array:
+    """Content hash of each line plus its occurrence number among identical lines of this import.
+
+    `<16 hex digits of the row hash>-<occurrence>`; everything stays in numpy and Arrow, since a
+    Python call per row costs more than the COPY itself.
+    """
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    codes, distinct = pd.factorize(hashes)
+    in_batch = np.bincount(codes, minlength=len(distinct))
+    # Occurrence within the batch: the row's rank among the rows sharing its hash (stable order).
+    order = np.argsort(codes, kind="stable")
+    first_of_code = np.concatenate(([0], np.cumsum(in_batch)[:-1]))
+    occurrence = np.empty(len(codes), dtype=np.int64)
+    occurrence[order] = np.arange(len(codes)) - first_of_code[codes[order]]
+    position = state.seen_hashes.get_indexer(distinct)
+    known = position >= 0
+    earlier = np.zeros(len(distinct), dtype=np.int64)
+    earlier[known] = state.seen_counts[position[known]]
+    occurrence += earlier[codes]
+    state.seen_counts[position[known]] += in_batch[known]
+    state.seen_hashes = state.seen_hashes.append(pd.Index(distinct[~known]))
+    state.seen_counts = np.concatenate((state.seen_counts, in_batch[~known]))
+    hexes = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16")
+    return pc.binary_join_element_wise(
+        pa.array(hexes, pa.binary(16)).cast(pa.string()), pc.cast(pa.array(occurrence), pa.string()), "-"
+    )
+
+
+_TAGS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def _tags_json(tags: pd.Series) -> pd.Series:
     if len(tags) and isinstance(tags.iloc[0], str):
         return tags
-    return tags.map(lambda value: json.dumps(value or {}, sort_keys=True, separators=(",", ":")))
+    return tags.map(lambda value: _TAGS_JSON(value or {}))
 
 
-def _prepare(frame: pd.DataFrame, fmt: str, state: _ImportState) -> pd.DataFrame:
-    frame = frame.copy()
-    frame["tags"] = _tags_json(frame["tags"])
-    for column in TEXT_DEFAULTS:
-        frame[column] = frame[column].fillna("")
-    frame["billing_currency"] = frame["billing_currency"].fillna("USD")
-    frame.insert(0, "line_key", _line_keys(frame, state))
-    frame.insert(0, "run_id", state.run.pk)
-    frame.insert(0, "source", fmt)
-    return frame[list(COPY_COLUMNS)]
+def _as_text(values: pd.Series) -> pa.Array:
+    """A column as the text COPY reads. Columns repeat a few values (dates, hours, names), so each
+    distinct value is formatted once."""
+    array = pa.array(values, from_pandas=True)
+    if pa.types.is_string(array.type):
+        return array
+    encoded = pc.dictionary_encode(array)
+    return pc.take(pc.cast(encoded.dictionary, pa.string()), encoded.indices)
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The frame as COPY-ready CSV (pyarrow writes it in C++; NULL is an unquoted empty field)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
+def _prepare(frame: pd.DataFrame, fmt: str, state: _ImportState) -> _Prepared:
+    filled = {column: frame[column].fillna("") for column in TEXT_DEFAULTS}
+    frame = frame.assign(
+        tags=_tags_json(frame["tags"]), billing_currency=frame["billing_currency"].fillna("USD"), **filled
+    )
+    length = len(frame)
+    columns = {
+        "source": pa.array(np.full(length, fmt, dtype=object), pa.string()),
+        "run_id": pa.array(np.full(length, str(state.run.pk), dtype=object), pa.string()),
+        "line_key": _line_keys(frame, state),
+    }
+    columns.update({name: _as_text(frame[name]) for name in COPY_COLUMNS if name not in columns})
+    table = pa.table(columns)
+    return _Prepared(
+        frame=frame[["billing_account_id", "billing_period_start", "sub_account_id"]],
+        table=table,
+        payload=_csv_bytes(table),
+    )
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """The table as COPY-ready CSV (pyarrow writes it in C++; NULL is an unquoted empty field)."""
     sink = io.BytesIO()
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     return sink.getvalue()
@@ -125,7 +176,8 @@ def _scope_exists(cursor, scope: tuple[str, str, date], run_id: int) -> bool:
     return cursor.fetchone()[0]
 
 
-def _load_batch(cursor, frame: pd.DataFrame, fmt: str, state: _ImportState) -> None:
+def _load_batch(cursor, prepared: _Prepared, fmt: str, state: _ImportState) -> None:
+    frame = prepared.frame
     scopes = frame[["billing_account_id", "billing_period_start"]].drop_duplicates().itertuples(index=False)
     for billing_account_id, period_start in scopes:
         scope = (fmt, billing_account_id, period_start)
@@ -135,22 +187,23 @@ def _load_batch(cursor, frame: pd.DataFrame, fmt: str, state: _ImportState) -> N
             state.existing_scopes.add(scope)
         else:
             state.fresh_scopes.add(scope)
-    prepared = _prepare(frame, fmt, state)
     if state.existing_scopes:
         scope_of_row = zip(frame["billing_account_id"], frame["billing_period_start"], strict=True)
-        in_existing = pd.Series([(fmt, a, p) in state.existing_scopes for a, p in scope_of_row], dtype=bool)
+        in_existing = np.fromiter(((fmt, a, p) in state.existing_scopes for a, p in scope_of_row), bool, len(frame))
     else:
-        in_existing = pd.Series(False, index=range(len(frame)), dtype=bool)
-    if (~in_existing).any():
-        _copy(cursor, TABLE, _csv_bytes(prepared[~in_existing.to_numpy()]))
-    if in_existing.any():
+        in_existing = np.zeros(len(frame), dtype=bool)
+    if not in_existing.any():
+        _copy(cursor, TABLE, prepared.payload)
+    else:
+        if not in_existing.all():
+            _copy(cursor, TABLE, _csv_bytes(prepared.table.filter(pa.array(~in_existing))))
         if not state.staging:
             columns = ", ".join(COPY_COLUMNS)
             cursor.execute(
                 f"CREATE TEMP TABLE costplane_staging ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA"
             )
             state.staging = True
-        _copy(cursor, "costplane_staging", _csv_bytes(prepared[in_existing.to_numpy()]))
+        _copy(cursor, "costplane_staging", _csv_bytes(prepared.table.filter(pa.array(in_existing))))
     state.accounts.update(frame["billing_account_id"].unique())
     state.accounts.update(frame["sub_account_id"].unique())
     state.rows += len(frame)
@@ -261,9 +314,9 @@ def billing_export_import(
         with transaction.atomic(), connection.cursor() as cursor, ExitStack() as stack:
             for name, path in _sources(location, stack):
                 billing_file = open_billing_file(path, name=name)
-                before = state.rows
+                before, fmt = state.rows, billing_file.format.value
                 for batch in billing_file.batches(default_account_id=default_account_id, batch_rows=batch_rows):
-                    _load_batch(cursor, batch, billing_file.format.value, state)
+                    _load_batch(cursor, _prepare(batch, fmt, state), fmt, state)
                     if progress:
                         progress(state.rows - before, billing_file.total_rows)
                 files.append({"file": name, "format": billing_file.format.value, "rows": state.rows - before})

@@ -1,0 +1,51 @@
+"""Rows for allocation: the export lines a report may count, grouped to the grain the rules need."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from django.db import connection
+
+from finops.allocation import ROW_COLUMNS
+from finops.reports import ReportQuery
+from finops.selectors.costs import ReportDataError, export_grouped_sql
+
+# The columns a rule can look at, in ROW_COLUMNS order (period and cost come from the query).
+_GRAIN = (
+    "r.sub_account_id",
+    "r.service_name",
+    "r.region_id",
+    "r.usage_type",
+    "r.resource_id",
+    "r.charge_category",
+    "r.tags",
+)
+
+
+def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
+    """One row per distinct (period, account, service, region, usage type, resource, charge category, tags).
+
+    Returns the frame (ROW_COLUMNS; cost Decimal; tags dict) and the currency.
+    """
+    sql, params = export_grouped_sql(query, list(_GRAIN), [])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = cursor.fetchall()
+    currencies = {record[len(_GRAIN) + 1] for record in records}
+    if len(currencies) > 1:
+        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+    missing = sum(record[-1] for record in records)
+    priced = [record for record in records if record[-2] is not None]
+    if query.cost_basis == "list" and missing and not priced:
+        raise ReportDataError(
+            "cost_basis", "The data in this window has no list cost (ListCost / public on-demand cost)."
+        )
+    frame = pd.DataFrame(
+        [(record[len(_GRAIN)], *record[: len(_GRAIN)], record[-2]) for record in priced],
+        columns=["period", *ROW_COLUMNS[1:]],
+    )
+    frame = frame[list(ROW_COLUMNS)]
+    # Django reads jsonb as text; the rules want dicts.
+    frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else (tags or {}))
+    return frame, currencies.pop() if currencies else "USD"
