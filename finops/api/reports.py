@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from finops.allocation import allocate
+from finops.allocation import allocate, tag_coverage, untagged_resources
 from finops.reports import (
     COST_BASES,
     STEPS,
@@ -215,3 +215,53 @@ class AllocationReportView(APIView):
         if request.accepted_renderer.format == "csv":
             response["Content-Disposition"] = f'attachment; filename="allocations-{query.start}-{query.end}.csv"'
         return response
+
+
+class TagCoverageView(APIView):
+    """Share of usage cost carrying a tag key (after the rules), by day and account; the top untagged resources."""
+
+    @extend_schema(
+        parameters=[
+            REPORT_PARAMETERS[0],
+            OpenApiParameter("key", str, required=True, description="Tag key, e.g. team"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        key = (request.query_params.get("key") or "").strip()
+        params = {"window": [request.query_params.get("window", "30d")], "step": ["day"]}
+        try:
+            if not key:
+                raise ReportQueryError({"key": ["Name the tag key, for example key=team."]})
+            query = report_query_parse(params, today=timezone.now().date())
+            version, rules = allocation_rules_current()
+            frame, currency = allocation_rows_frame(query=query)
+        except ReportQueryError as error:
+            return Response({"errors": error.errors}, status=400)
+        coverage = tag_coverage(frame, key=key, rules=rules)
+        resources = untagged_resources(frame, key=key, rules=rules)
+        return Response(
+            {
+                "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+                "key": key,
+                "rules_version": version,
+                "currency": currency,
+                "by_day_account": [
+                    {
+                        "day": record["period"].isoformat(),
+                        "account": record["account"],
+                        "cost": money_text(record["cost"]),
+                        "tagged_cost": money_text(record["tagged_cost"]),
+                        "coverage": None if record["coverage"] is None else money_text(record["coverage"]),
+                    }
+                    for record in coverage.to_dict("records")
+                ],
+                "top_untagged_resources": [
+                    {
+                        **{name: record[name] for name in ("resource", "account", "service")},
+                        "cost": money_text(record["cost"]),
+                    }
+                    for record in resources.to_dict("records")
+                ],
+            }
+        )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from finops.models import CloudAccount, IngestionRun, Team
+from finops.models import AllocationRulesVersion, CloudAccount, IngestionRun, Team
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -73,3 +73,12 @@ class IngestRequestSerializer(serializers.Serializer):
         choices=[IngestionRun.Source.COST_EXPLORER, IngestionRun.Source.EXPORT],
         default=IngestionRun.Source.COST_EXPLORER,
     )
+
+
+class AllocationRulesVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = AllocationRulesVersion
+        fields = ["number", "document", "previous_document", "comment", "created_by", "created_at"]
+        read_only_fields = ["number", "previous_document", "created_by", "created_at"]

@@ -5,16 +5,19 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from finops.allocation import RulesError
 from finops.api.serializers import (
+    AllocationRulesVersionSerializer,
     CloudAccountSerializer,
     IngestionRunSerializer,
     IngestRequestSerializer,
     TeamSerializer,
 )
 from finops.filtersets import CloudAccountFilterSet, IngestionRunFilterSet, TeamFilterSet
-from finops.models import CloudAccount, IngestionRun, Team
+from finops.models import AllocationRulesVersion, CloudAccount, IngestionRun, Team
 from finops.permissions import IsOperatorOrReadOnly
 from finops.services.accounts import cloud_account_create
+from finops.services.allocation_rules import allocation_rules_publish
 from finops.services.ingestion import IngestionRequestError, ingestion_request
 
 
@@ -54,3 +57,28 @@ class IngestionRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = IngestionRun.objects.select_related("account")
     serializer_class = IngestionRunSerializer
     filterset_class = IngestionRunFilterSet
+
+
+class AllocationRulesViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Versions of the allocation rules, newest first. POST publishes the next version (operators)."""
+
+    queryset = AllocationRulesVersion.objects.select_related("created_by")
+    serializer_class = AllocationRulesVersionSerializer
+    permission_classes = [IsOperatorOrReadOnly]
+    lookup_field = "number"
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            version = allocation_rules_publish(
+                document=serializer.validated_data["document"],
+                user=request.user,
+                comment=serializer.validated_data.get("comment", ""),
+            )
+        except RulesError as error:
+            return Response(
+                {"errors": {f"document.{path}": messages for path, messages in error.errors.items()}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(self.get_serializer(version).data, status=status.HTTP_201_CREATED)

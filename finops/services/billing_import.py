@@ -13,7 +13,8 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -159,6 +160,20 @@ def _csv_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     return sink.getvalue()
+
+
+def _ahead(items: Iterator[_Prepared]) -> Iterator[_Prepared]:
+    """The items, each computed in a worker thread while the caller handles the one before.
+
+    Reading and preparing a batch is work in this process, COPY is work in the database server: one
+    batch ahead, both run at once. Only the worker touches the import state `_prepare` updates.
+    """
+    done = _Prepared(frame=pd.DataFrame(), table=pa.table({}), payload=b"")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-import") as pool:
+        pending = pool.submit(next, items, done)
+        while (item := pending.result()) is not done:
+            pending = pool.submit(next, items, done)
+            yield item
 
 
 def _copy(cursor, table: str, payload: bytes) -> None:
@@ -315,8 +330,10 @@ def billing_export_import(
             for name, path in _sources(location, stack):
                 billing_file = open_billing_file(path, name=name)
                 before, fmt = state.rows, billing_file.format.value
-                for batch in billing_file.batches(default_account_id=default_account_id, batch_rows=batch_rows):
-                    _load_batch(cursor, _prepare(batch, fmt, state), fmt, state)
+                batches = billing_file.batches(default_account_id=default_account_id, batch_rows=batch_rows)
+                with closing(_ahead(_prepare(batch, fmt, state) for batch in batches)) as prepared_batches:
+                    for prepared in prepared_batches:
+                        _load_batch(cursor, prepared, fmt, state)
                     if progress:
                         progress(state.rows - before, billing_file.total_rows)
                 files.append({"file": name, "format": billing_file.format.value, "rows": state.rows - before})
