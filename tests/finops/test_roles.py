@@ -5,7 +5,16 @@ import pytest
 from finops.roles import user_can_approve_for_team, user_can_view, user_is_operator
 from tests.factories import TeamFactory, TeamMembershipFactory, UserFactory
 
-PAGES = ["/", "/allocation/", "/unit-economics/", "/capacity/", "/recommendations/", "/schedules/", "/accounts/", "/reconciliation/"]
+PAGES = [
+    "/",
+    "/allocation/",
+    "/unit-economics/",
+    "/capacity/",
+    "/recommendations/",
+    "/schedules/",
+    "/accounts/",
+    "/reconciliation/",
+]
 
 
 @pytest.mark.django_db
