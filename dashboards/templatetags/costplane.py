@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django import template
@@ -26,3 +27,9 @@ def percent(value: float | None) -> str:
 @register.filter
 def exact(value: Decimal | None) -> str:
     return "" if value is None else format(value.normalize(), "f")
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A JSON document indented for reading (escaped by the template like any text)."""
+    return json.dumps(value, indent=2, sort_keys=True)
