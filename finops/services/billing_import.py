@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from finops.aws.clients import aws_client
@@ -64,6 +65,7 @@ COPY_COLUMNS = (
 )
 TEXT_DEFAULTS = ("charge_class", "service_name", "service_category", "region_id", "resource_id", "usage_type")
 TEXT_DEFAULTS += ("pricing_unit",)
+ANALYZE_AFTER_ROWS = 100_000
 
 
 @dataclass
@@ -122,7 +124,12 @@ _TAGS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 def _tags_json(tags: pd.Series) -> pd.Series:
     if len(tags) and isinstance(tags.iloc[0], str):
         return tags
-    return tags.map(lambda value: _TAGS_JSON(value or {}))
+    # Rows share a few tag sets, yet each row holds its own dict: encode each distinct set once. A
+    # dict's repr is a cheap key that never joins two sets with different JSON.
+    codes, _ = pd.factorize(np.fromiter(map(repr, tags), dtype=object, count=len(tags)))
+    _, first_rows = np.unique(codes, return_index=True)
+    encoded = np.array([_TAGS_JSON(tags.iloc[row] or {}) for row in first_rows], dtype=object)
+    return pd.Series(encoded[codes], index=tags.index)
 
 
 def _as_text(values: pd.Series) -> pa.Array:
@@ -249,6 +256,26 @@ def _merge_staged(cursor, state: _ImportState) -> tuple[int, int]:
     return deleted, inserted
 
 
+def _statistics_refresh(cursor) -> None:
+    """ANALYZE the table after a large load, so that the daily totals read the new scope by a scan.
+
+    Without statistics for a scope the planner expects a handful of rows and walks the natural-key
+    index: heap reads in line_key (hash) order, then a sort on disk, several times slower for a large
+    file. ANALYZE samples a fixed number of rows, and counts this transaction's. When another session
+    holds its lock (a vacuum, a concurrent import), it is skipped rather than waited for.
+    """
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    (lock_timeout,) = cursor.fetchone()
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            cursor.execute(f"ANALYZE {TABLE}")
+    except OperationalError as error:
+        if not isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
+            raise
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+
+
 def _record_daily_totals(cursor, state: _ImportState) -> None:
     """What the imported files said each account spent per UTC day, for reconciliation."""
     from finops.models import ExportDailyTotal
@@ -338,6 +365,8 @@ def billing_export_import(
                         progress(state.rows - before, billing_file.total_rows)
                 files.append({"file": name, "format": billing_file.format.value, "rows": state.rows - before})
             deleted, inserted = _merge_staged(cursor, state) if state.existing_scopes else (0, 0)
+            if state.rows >= ANALYZE_AFTER_ROWS:
+                _statistics_refresh(cursor)
             _record_daily_totals(cursor, state)
             _ensure_accounts(state.accounts)
             fresh_rows = state.rows - _staged_rows(cursor, state)

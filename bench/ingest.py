@@ -1,0 +1,357 @@
+"""Billing import throughput: a 1,000,000-row FOCUS 1.2 Parquet file through `billing_export_import`.
+
+Run from the repository root: `python bench/ingest.py` (or `make bench`). DATABASE_URL names the
+PostgreSQL server; the benchmark works in its own scratch database (`costplane_bench`), which it
+creates, migrates and drops again. Figures are ratios against raw COPY baselines measured in the same
+run on the same rows (STYLE.md: benchmarks report ratios, not absolute timings), so they carry over
+between machines. The exit status is 0 even when a target is missed: this is a benchmark, not a test.
+
+The import runs in a child process (this script, with `--import-child`), so that the peak resident
+memory it reports is the importer's alone, not the file generation's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+ROWS = 1_000_000
+REPEATS = 3
+SCRATCH_DATABASE = "costplane_bench"
+DEFAULT_DATABASE_URL = "postgres://costplane@127.0.0.1:54329/costplane"  # config/settings.py's default
+SEED = 20250601
+BASELINE_RUN_ID = 900_000_000  # the IngestionRun the baseline rows point at (run ids change every round)
+
+# Targets (issue 3, item 10).
+MAX_RATIO_INDEXED = 1.5  # import / raw COPY into a table shaped like CostRecord
+MAX_RATIO_BARE = 4.0  # import / raw COPY into the same columns without indexes or constraints
+MAX_PEAK_MIB = 1024.0  # peak resident memory of the importing process
+
+MONTH_START = "2025-06-01T00:00:00"
+HOURS = 30 * 24
+BILLING_ACCOUNT = "123456789012"
+SUB_ACCOUNTS = ("210987654321", "334455667788", "401234567890", "556677889900", "612345678901", "789012345678")
+# (ServiceName, ServiceCategory, PricingUnit, x_UsageType prefix, unit price range in USD, share of rows)
+SERVICES = (
+    ("Amazon Elastic Compute Cloud", "Compute", "Hours", "BoxUsage", (0.0058, 32.77), 0.42),
+    ("Amazon SageMaker", "AI and Machine Learning", "Hours", "ml.Host", (0.05, 37.69), 0.12),
+    ("Amazon Simple Storage Service", "Storage", "GB-Mo", "TimedStorage-ByteHrs", (0.0000125, 0.000032), 0.16),
+    ("Amazon Relational Database Service", "Databases", "Hours", "InstanceUsage", (0.017, 13.34), 0.08),
+    ("AWS Data Transfer", "Networking", "GB", "DataTransfer-Out-Bytes", (0.01, 0.09), 0.10),
+    ("Amazon CloudWatch", "Management and Governance", "Metrics", "CW:MetricMonitorUsage", (0.0004, 0.3), 0.07),
+    ("AWS Lambda", "Compute", "Lambda-GB-Second", "Lambda-GB-Second", (0.0000133, 0.0000167), 0.05),
+)
+REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-2")
+TAG_KEYS = {
+    "team": ("vision", "search", "payments", "platform", "data", "growth", "ml-infra"),
+    "env": ("prod", "staging", "dev"),
+    "cost-center": ("cc-1001", "cc-1002", "cc-2040", "cc-3100"),
+    "project": ("atlas", "beacon", "cirrus", "delta", "ember", "fjord"),
+    "owner": ("alice", "bob", "chen", "dara", "eve"),
+}
+
+
+# --- the file ----------------------------------------------------------------------------------
+def focus_file_write(path: Path, rows: int) -> None:
+    """A FOCUS 1.2 export of one payer and a handful of member accounts over one month, hourly.
+
+    Resources keep their account, service, region, price and tags for the month, as in real exports:
+    Arrow dictionary-encodes the repeating text, while ids and costs are mostly distinct.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(SEED)
+    resources = 60_000
+    shares = np.array([service[5] for service in SERVICES])
+    resource_service = rng.choice(len(SERVICES), size=resources, p=shares / shares.sum())
+    resource_account = rng.integers(0, len(SUB_ACCOUNTS), size=resources)
+    resource_region = rng.choice(len(REGIONS), size=resources, p=[0.35, 0.15, 0.2, 0.12, 0.08, 0.06, 0.04])
+    low = np.array([service[4][0] for service in SERVICES])[resource_service]
+    high = np.array([service[4][1] for service in SERVICES])[resource_service]
+    # A few hundred price points, as a price list has; log-uniform between the service's bounds.
+    price_points = np.round(np.exp(rng.uniform(0, 1, 400)), 6)
+    price_index = rng.integers(0, len(price_points), size=resources)
+    resource_price = low * (high / low) ** ((price_points[price_index] - 1) / (np.e - 1))
+    resource_discount = rng.choice([1.0, 1.0, 1.0, 0.72, 0.6], size=resources)  # savings plans, reservations
+    tag_sets = [_tag_set(rng) for _ in range(300)]
+    resource_tags = rng.integers(0, len(tag_sets), size=resources)
+    described = zip(resource_service.tolist(), resource_region.tolist(), resource_account.tolist(), strict=True)
+    resource_ids = np.array(
+        [
+            _resource_id(SERVICES[service][0], number, REGIONS[region], SUB_ACCOUNTS[account])
+            for number, (service, region, account) in enumerate(described)
+        ],
+        dtype=object,
+    )
+
+    which = rng.integers(0, resources, size=rows)
+    hour = np.sort(rng.integers(0, HOURS, size=rows))
+    service = resource_service[which]
+    hourly = np.isin(service, [0, 1, 3])
+    quantity = np.where(hourly, 1.0, np.round(rng.lognormal(mean=1.0, sigma=2.0, size=rows), 6))
+    list_cost = quantity * resource_price[which]
+    billed = list_cost * resource_discount[which]
+    effective = billed * np.where(rng.random(rows) < 0.1, 0.93, 1.0)
+    credit = rng.random(rows) < 0.002
+    billed = np.where(credit, -billed, billed)
+    effective = np.where(credit, -effective, effective)
+
+    month_start = np.datetime64(MONTH_START, "us")
+    charge_start = month_start + hour.astype("timedelta64[h]")
+    utc = pa.timestamp("us", tz="UTC")
+
+    def repeated(value: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(np.zeros(rows, dtype=np.int32), pa.array([value]))
+
+    def by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(codes.astype(np.int32), pa.array(values))
+
+    table = pa.table(
+        {
+            "BillingAccountId": repeated(BILLING_ACCOUNT),
+            "BillingAccountName": repeated("Example Corp payer"),
+            "SubAccountId": by_code(resource_account[which], list(SUB_ACCOUNTS)),
+            "BillingPeriodStart": pa.array(np.full(rows, month_start), utc),
+            "BillingPeriodEnd": pa.array(np.full(rows, month_start + np.timedelta64(HOURS, "h")), utc),
+            "ChargePeriodStart": pa.array(charge_start, utc),
+            "ChargePeriodEnd": pa.array(charge_start + np.timedelta64(1, "h"), utc),
+            "ChargeCategory": by_code(credit.astype(np.int32), ["Usage", "Credit"]),
+            "ChargeFrequency": repeated("Usage-Based"),
+            "ServiceName": by_code(service, [entry[0] for entry in SERVICES]),
+            "ServiceCategory": by_code(service, [entry[1] for entry in SERVICES]),
+            "RegionId": by_code(resource_region[which], list(REGIONS)),
+            "ResourceId": pa.array(resource_ids[which], pa.string()),
+            "PricingQuantity": pa.array(quantity, pa.float64()),
+            "PricingUnit": by_code(service, [entry[2] for entry in SERVICES]),
+            "BilledCost": pa.array(billed, pa.float64()),
+            "EffectiveCost": pa.array(effective, pa.float64()),
+            "ListCost": pa.array(list_cost, pa.float64()),
+            "BillingCurrency": repeated("USD"),
+            "Tags": by_code(resource_tags[which], tag_sets),
+            "x_UsageType": by_code(service, [entry[3] for entry in SERVICES]),
+        }
+    )
+    pq.write_table(table, path, compression="snappy", row_group_size=128 * 1024)
+
+
+def _tag_set(rng) -> str:
+    keys = rng.choice(list(TAG_KEYS), size=int(rng.integers(0, 5)), replace=False)
+    return json.dumps({str(key): str(rng.choice(TAG_KEYS[key])) for key in keys})
+
+
+def _resource_id(service: str, number: int, region: str, account: str) -> str:
+    if service == "Amazon Simple Storage Service":
+        return f"costplane-bench-bucket-{number:05d}"
+    if service == "AWS Lambda":
+        return f"arn:aws:lambda:{region}:{account}:function:handler-{number:05d}"
+    if service == "Amazon SageMaker":
+        return f"arn:aws:sagemaker:{region}:{account}:endpoint/endpoint-{number:05d}"
+    if service == "Amazon Relational Database Service":
+        return f"arn:aws:rds:{region}:{account}:db:database-{number:05d}"
+    return f"i-{number:017x}"
+
+
+# --- the database ------------------------------------------------------------------------------
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _server_execute(server_url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def _timed_copy(table: str, columns: str, payload: bytes) -> float:
+    """Seconds for one COPY of `payload` into an empty `table`, committed, as the importer commits."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table}")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(payload)
+    return time.perf_counter() - started
+
+
+def _baseline_tables_create() -> None:
+    """bench_indexed: CostRecord's columns, defaults, indexes and constraints (foreign keys included:
+    LIKE never copies those). bench_bare: the same columns, types, defaults and identity (the importer
+    pays for drawing ids too), without indexes or constraints."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_indexed, bench_bare")
+        cursor.execute("CREATE TABLE bench_indexed (LIKE finops_costrecord INCLUDING ALL)")
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'finops_costrecord'::regclass AND contype = 'f'"
+        )
+        for (definition,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE bench_indexed ADD {definition}")
+        cursor.execute("CREATE TABLE bench_bare (LIKE finops_costrecord INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM pg_index WHERE indrelid = 'bench_bare'::regclass),"
+            " (SELECT count(*) FROM pg_constraint WHERE conrelid = 'bench_bare'::regclass AND contype <> 'n'),"
+            " (SELECT count(*) FROM pg_index WHERE indrelid = 'bench_indexed'::regclass),"
+            " (SELECT count(*) FROM pg_index WHERE indrelid = 'finops_costrecord'::regclass)"
+        )
+        bare_indexes, bare_constraints, indexed_indexes, model_indexes = cursor.fetchone()
+    assert bare_indexes == 0 and bare_constraints == 0, "bench_bare must carry no index or constraint"
+    assert indexed_indexes == model_indexes, "bench_indexed must carry CostRecord's indexes"
+
+
+def _stored_rows_csv(columns: tuple[str, ...]) -> bytes:
+    """The rows the importer wrote, as CSV, in the order it wrote them, pointing at the baseline's run."""
+    import io
+
+    from django.db import connection
+
+    selected = ", ".join(str(BASELINE_RUN_ID) if name == "run_id" else name for name in columns)
+    sink = io.BytesIO()
+    with connection.cursor() as cursor:
+        query = f"COPY (SELECT {selected} FROM finops_costrecord ORDER BY id) TO STDOUT (FORMAT csv)"
+        with cursor.copy(query) as copy:
+            for chunk in copy:
+                sink.write(chunk)
+    return sink.getvalue()
+
+
+def _import_tables_empty() -> None:
+    from django.db import connection
+
+    from finops.models import IngestionRun
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE finops_costrecord, finops_exportdailytotal, finops_ingestionrun CASCADE")
+    IngestionRun.objects.create(pk=BASELINE_RUN_ID, source=IngestionRun.Source.FILE)
+
+
+def _import_in_child(path: Path) -> dict:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--import-child", str(path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the import failed:\n{completed.stdout}\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def import_child(path: str) -> None:
+    """In the child: import the file once and print seconds and resident memory as JSON."""
+    import django
+
+    django.setup()
+    from finops.services.billing_import import billing_export_import
+
+    rss_before = _max_rss_mib()
+    started = time.perf_counter()
+    run = billing_export_import(location=path)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "rows": run.rows, "rss_before": rss_before, "rss_peak": _max_rss_mib()}))
+
+
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --- the run -----------------------------------------------------------------------------------
+def main() -> None:
+    server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    scratch_url = _with_database(server_url, SCRATCH_DATABASE)
+    _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+    _server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
+    os.environ["DATABASE_URL"] = scratch_url  # read by config.settings at setup, and by the child
+    try:
+        with tempfile.TemporaryDirectory(prefix="costplane-bench-") as folder:
+            _benchmark(Path(folder) / "focus-1.2.parquet")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+
+
+def _benchmark(path: Path) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from finops.services.billing_import import COPY_COLUMNS
+
+    call_command("migrate", verbosity=0)
+    print(f"generating {ROWS:,} FOCUS 1.2 rows (not timed) ...", flush=True)
+    focus_file_write(path, ROWS)
+    print(f"file: {path.stat().st_size / 2**20:.1f} MiB Parquet; {REPEATS} rounds of import, COPY (a), COPY (b)")
+
+    columns = ", ".join(COPY_COLUMNS)
+    imports, indexed, bare, payload = [], [], [], b""
+    for round_number in range(REPEATS):
+        _import_tables_empty()
+        result = _import_in_child(path)
+        if result["rows"] != ROWS:
+            raise RuntimeError(f"the import wrote {result['rows']} rows, expected {ROWS}")
+        imports.append(result)
+        if round_number == 0:
+            payload = _stored_rows_csv(COPY_COLUMNS)
+            _baseline_tables_create()
+        indexed.append(_timed_copy("bench_indexed", columns, payload))
+        bare.append(_timed_copy("bench_bare", columns, payload))
+        print(
+            f"  round {round_number + 1}: import {result['seconds']:.2f} s, "
+            f"COPY (a) {indexed[-1]:.2f} s, COPY (b) {bare[-1]:.2f} s",
+            flush=True,
+        )
+    _report(imports, min(indexed), min(bare), len(payload))
+
+
+def _report(imports: list[dict], indexed: float, bare: float, payload_bytes: int) -> None:
+    best = min(imports, key=lambda result: result["seconds"])
+    seconds = best["seconds"]
+    peak = max(result["rss_peak"] for result in imports)
+    growth = max(result["rss_peak"] - result["rss_before"] for result in imports)
+    checks = [
+        (f"import <= {MAX_RATIO_INDEXED}x COPY (a)", seconds / indexed, seconds / indexed <= MAX_RATIO_INDEXED),
+        (f"import <= {MAX_RATIO_BARE}x COPY (b)", seconds / bare, seconds / bare <= MAX_RATIO_BARE),
+    ]
+    print()
+    print(f"rows                         {ROWS:>12,}")
+    print(f"import, best of {REPEATS}            {seconds:>12.2f} s   ({ROWS / seconds:,.0f} rows/s)")
+    print(f"peak RSS of the import       {peak:>12.0f} MiB ({growth:.0f} MiB above its RSS before the import)")
+    print(f"(a) COPY, CostRecord's shape {indexed:>12.2f} s   import / (a) = {seconds / indexed:.2f}x")
+    print(f"(b) COPY, bare table         {bare:>12.2f} s   import / (b) = {seconds / bare:.2f}x")
+    print(f"(CSV replayed by (a) and (b): {payload_bytes / 2**20:.0f} MiB)")
+    print()
+    for label, ratio, held in checks:
+        print(f"  [{'ok' if held else 'MISSED'}] {label}: {ratio:.2f}x")
+    memory_held = peak < MAX_PEAK_MIB
+    print(f"  [{'ok' if memory_held else 'MISSED'}] peak memory < {MAX_PEAK_MIB:.0f} MiB: {peak:.0f} MiB")
+    missed = [label for label, _, held in checks if not held] + ([] if memory_held else ["peak memory"])
+    if missed:
+        print(f"VERDICT: TARGETS MISSED ({'; '.join(missed)})")
+    else:
+        print("VERDICT: all targets met")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--import-child":
+        import_child(sys.argv[2])
+    else:
+        main()
