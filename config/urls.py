@@ -6,12 +6,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from capacity.api.urls import register as capacity_register
 from config.views import healthz
 from finops.api.urls import register as finops_register
 from finops.api.urls import urlpatterns as finops_api_urls
 
 router = DefaultRouter(trailing_slash="/?")
 finops_register(router)
+capacity_register(router)
 
 urlpatterns = [
     path("", include("dashboards.urls")),

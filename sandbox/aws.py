@@ -6,14 +6,20 @@ goes on to moto (server mode or `mock_aws`). Like Stubber, each request is valid
 operation's input shape and each response against its output shape before it is returned, so a
 malformed answer raises instead of reaching the product.
 
-Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports) and
-Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids). The data's
-size and "today" come from COSTPLANE_SANDBOX_SIZE / COSTPLANE_SANDBOX_TODAY at call time.
+Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports),
+Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids), Pricing
+GetProducts (the sandbox's rate table) and Service Quotas GetServiceQuota / ListServiceQuotas (per
+account and region). The data's size and "today" come from COSTPLANE_SANDBOX_SIZE /
+COSTPLANE_SANDBOX_TODAY at call time.
+
+Given an `account_id`, every request also carries moto's `x-moto-account-id` header, so moto keeps
+each sandbox account's resources apart (moto's documented multi-account mechanism).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -24,12 +30,15 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from sandbox import cost_explorer, organizations
+from sandbox import cost_explorer, organizations, pricing, quotas
 from sandbox.dataset import dataset_from_environment
 from sandbox.errors import AwsError
 
 Answer = Callable[[dict], dict]
+ScopedAnswer = Callable[..., dict]  # (request, *, account_id, region) -> response
 PARAMS_KEY = "sandbox_api_params"
+ACCOUNT_HEADER = "x-moto-account-id"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's, for a client that names no account
 
 
 def _cost_and_usage(request: dict) -> dict:
@@ -42,6 +51,14 @@ ANSWERS: dict[str, dict[str, Answer]] = {
         "ListAccounts": organizations.list_accounts,
         "DescribeOrganization": organizations.describe_organization,
         "DescribeAccount": organizations.describe_account,
+    },
+    "pricing": {"GetProducts": pricing.get_products},
+}
+# Answers that depend on the calling client's account and region.
+SCOPED_ANSWERS: dict[str, dict[str, ScopedAnswer]] = {
+    "service-quotas": {
+        "GetServiceQuota": quotas.get_service_quota,
+        "ListServiceQuotas": quotas.list_service_quotas,
     },
 }
 
@@ -86,10 +103,23 @@ def _handler(answer: Answer) -> Callable[..., tuple[AWSResponse, dict] | None]:
     return handle
 
 
-def install_handlers(client: Any) -> None:
-    """Register the sandbox's before-call handlers on `client` (none for services moto answers)."""
+def _account_header(account_id: str) -> Callable[..., None]:
+    def add_header(request: Any, **kwargs: Any) -> None:
+        request.headers[ACCOUNT_HEADER] = account_id
+
+    return add_header
+
+
+def install_handlers(client: Any, *, account_id: str | None = None) -> None:
+    """Register the sandbox's handlers on `client`: before-call answers (none for services moto answers),
+    and with `account_id` the header that puts the client's requests in that moto account."""
     service_id = client.meta.service_model.service_id.hyphenize()
-    answers = ANSWERS.get(service_id)
+    if account_id:
+        client.meta.events.register_first("before-sign", _account_header(account_id), unique_id="sandbox-account")
+    answers = dict(ANSWERS.get(service_id, {}))
+    scope = {"account_id": account_id or DEFAULT_ACCOUNT_ID, "region": client.meta.region_name}
+    for operation, scoped in SCOPED_ANSWERS.get(service_id, {}).items():
+        answers[operation] = functools.partial(scoped, **scope)
     if not answers:
         return
     events = client.meta.events
@@ -98,3 +128,18 @@ def install_handlers(client: Any) -> None:
         events.register_first(
             f"before-call.{service_id}.{operation}", _handler(answer), unique_id=f"sandbox-{service_id}-{operation}"
         )
+
+
+def sandbox_client(service: str, *, account_id: str, region: str, endpoint_url: str | None = None) -> Any:
+    """A boto3 client of the sandbox in `account_id`: moto (at `endpoint_url`, or `mock_aws`) plus the handlers."""
+    import boto3
+
+    client = boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+    install_handlers(client, account_id=account_id)
+    return client

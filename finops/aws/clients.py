@@ -89,7 +89,7 @@ def aws_client(service: str, *, account: CloudAccount | None = None, region: str
         client = boto3.Session(**SANDBOX_CREDENTIALS, region_name=region).client(
             service, endpoint_url=endpoint, config=config
         )
-        import_string(SANDBOX_HOOK)(client)
+        import_string(SANDBOX_HOOK)(client, account_id=account.account_id if account is not None else None)
         return client
     if account is not None and account.role_arn:
         return _assumed_role_session(account).client(service, config=config)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import django_filters
+
+from capacity.models import InstanceTypeInfo, Price, Resource, ServiceQuota
+
+
+class ResourceFilterSet(django_filters.FilterSet):
+    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
+    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
+    gpu = django_filters.BooleanFilter(method="filter_gpu", label="Has GPUs or other accelerators")
+    gone = django_filters.BooleanFilter(field_name="gone_at", lookup_expr="isnull", exclude=True, label="Gone")
+    instance_type = django_filters.CharFilter()
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Resource
+        fields = ["account", "region", "kind", "team", "gpu", "gone", "instance_type", "state", "name"]
+
+    def filter_gpu(self, queryset, name, value):
+        if value is None:
+            return queryset
+        accelerated = queryset.filter(type_info__gpu_count__gt=0)
+        return accelerated if value else queryset.exclude(pk__in=accelerated.values("pk"))
+
+
+class InstanceTypeInfoFilterSet(django_filters.FilterSet):
+    gpu = django_filters.BooleanFilter(method="filter_gpu", label="Has GPUs or other accelerators")
+
+    class Meta:
+        model = InstanceTypeInfo
+        fields = ["instance_type", "accelerator_kind", "gpu_model", "gpu"]
+
+    def filter_gpu(self, queryset, name, value):
+        return queryset.filter(gpu_count__gt=0) if value else queryset.filter(gpu_count=0)
+
+
+class PriceFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = Price
+        fields = ["service", "region", "instance_type", "component", "missing", "fetched_on"]
+
+
+class ServiceQuotaFilterSet(django_filters.FilterSet):
+    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
+
+    class Meta:
+        model = ServiceQuota
+        fields = ["account", "region", "service_code", "quota_code"]

@@ -1,1 +1,0 @@
-"""Machines: inventory, utilisation, prices, recommendations, approvals, policies, actions, forecasts."""

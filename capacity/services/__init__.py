@@ -1,0 +1,1 @@
+"""Capacity writes: inventory, utilisation, prices and quotas collected from AWS, each as a CollectionRun."""

@@ -1,0 +1,43 @@
+"""Celery wrappers for capacity collection. Names containing "ingest" run on the ingest queue."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+from celery import shared_task
+from django.conf import settings
+
+from capacity import selectors
+from capacity.services.inventory import inventory_collect
+from capacity.services.prices import prices_refresh
+from capacity.services.quotas import quotas_refresh
+from capacity.services.utilisation import utilisation_collect
+from finops.models import CloudAccount
+
+# Only network trouble is worth a retry; AWS errors (denied, invalid) fail the run and the task.
+TRANSIENT = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
+
+
+def _regions(account: CloudAccount) -> list[str]:
+    return account.regions or [settings.COSTPLANE_AWS_REGION]
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def capacity_ingest(account_id: int) -> None:
+    """Inventory, then utilisation and quotas (which read the inventory), for each of the account's regions."""
+    account = CloudAccount.objects.get(pk=account_id)
+    for region in _regions(account):
+        inventory_collect(account=account, region=region)
+        utilisation_collect(account=account, region=region)
+        quotas_refresh(account=account, region=region)
+
+
+@shared_task
+def capacity_ingest_all() -> None:
+    for account_id in CloudAccount.objects.filter(inventory_enabled=True).values_list("pk", flat=True):
+        capacity_ingest.delay(account_id)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def prices_ingest() -> None:
+    regions, instance_types = selectors.inventoried_types()
+    prices_refresh(regions=regions, instance_types=instance_types)
