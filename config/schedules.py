@@ -17,16 +17,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "finops.tasks.ingestion_schedule_all",
         "schedule": crontab(minute=15, hour="*/8"),
     },
-}
-
-# Capacity (inventory, hourly utilisation, GPU quotas): CloudWatch's hourly datapoints are complete a
-# few minutes after the hour, so collecting at :20 every hour stores each hour once it is final.
-BEAT_SCHEDULE["capacity-ingest-all-accounts"] = {
-    "task": "capacity.tasks.capacity_ingest_all",
-    "schedule": crontab(minute=20),
-}
-# On-demand prices change a few times a year; once a day (cached by date) keeps them current for free.
-BEAT_SCHEDULE["capacity-prices"] = {
-    "task": "capacity.tasks.prices_ingest",
-    "schedule": crontab(minute=40, hour=4),
+    # Capacity (inventory, hourly utilisation, GPU quotas): CloudWatch's hourly datapoints are complete a
+    # few minutes after the hour, so collecting at :20 every hour stores each hour once it is final.
+    "capacity-ingest-all-accounts": {
+        "task": "capacity.tasks.capacity_ingest_all",
+        "schedule": crontab(minute=20),
+    },
+    # On-demand prices change a few times a year; once a day (cached by date) keeps them current for free.
+    "capacity-prices": {
+        "task": "capacity.tasks.prices_ingest",
+        "schedule": crontab(minute=40, hour=4),
+    },
 }

@@ -223,35 +223,38 @@ SANDBOX_PORT = int(os.environ.get("COSTPLANE_SANDBOX_PORT", "5055"))
 
 
 def sandbox_start(env: dict[str, str]) -> subprocess.Popen:
-    """The simulated AWS account (moto server + seeded exports); its address goes into `env`."""
+    """Start the simulated AWS account (moto server, seeded fleet and exports); `sandbox_wait` waits for it."""
     if port_open(SANDBOX_PORT):
         fail(f"port {SANDBOX_PORT} is taken; set COSTPLANE_SANDBOX_PORT to a free port for the sandbox.")
     say(f"starting the sandbox AWS account ({env['COSTPLANE_SANDBOX_SIZE']} size) on port {SANDBOX_PORT}")
-    process = subprocess.Popen(
+    env["COSTPLANE_SANDBOX_ENDPOINT"] = f"http://127.0.0.1:{SANDBOX_PORT}"
+    return subprocess.Popen(
         [PY, "-m", "sandbox", "serve", "--port", str(SANDBOX_PORT), "--size", env["COSTPLANE_SANDBOX_SIZE"]],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def sandbox_wait(process: subprocess.Popen) -> None:
     for line in process.stdout:
         print(line, end="", flush=True)
         if line.startswith("sandbox ready on "):
-            env["COSTPLANE_SANDBOX_ENDPOINT"] = line.split(" on ", 1)[1].strip()
             # Keep draining its output so a full pipe never blocks the server.
             threading.Thread(target=lambda: [print(rest, end="") for rest in process.stdout], daemon=True).start()
-            break
-    else:
-        fail(f"the sandbox exited before it was ready (exit code {process.wait()})")
-    return process
+            return
+    fail(f"the sandbox exited before it was ready (exit code {process.wait()})")
 
 
 def sandbox_connect(env: dict[str, str]) -> None:
-    """Register the sandbox's management account, discover its members, queue both ingestions."""
+    """Register the sandbox's management account and its members; queue billing and capacity collection."""
     from sandbox.catalogue import MANAGEMENT_ACCOUNT_ID
     from sandbox.exports import BUCKET, PREFIX
 
+    regions = [arg for region in ("us-east-1", "us-west-2", "eu-west-1") for arg in ("--region", region)]
     manage(
-        env, "add_cloud_account", MANAGEMENT_ACCOUNT_ID, "--name", "sandbox management", "--region", "us-east-1",
+        env, "add_cloud_account", MANAGEMENT_ACCOUNT_ID, "--name", "sandbox management", *regions,
         "--export-uri", f"s3://{BUCKET}/{PREFIX}/", "--discover-members", "--ingest",
     )  # fmt: skip
+    manage(env, "collect_capacity")
 
 
 def command_run() -> int:
@@ -272,32 +275,27 @@ def command_run() -> int:
         if started:
             pg_stop()
 
+    def spawn(*argv: str) -> None:
+        children.append(subprocess.Popen(list(argv), env=env, cwd=ROOT))
+
     # Ctrl-C or a TERM stops everything, even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         sandbox = env.get("COSTPLANE_AWS", "sandbox") == "sandbox"
         if sandbox:
+            # It seeds for a while (the full fleet's metrics); the web UI does not wait for it.
             children.append(sandbox_start(env))
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "costplane_bootstrap")
+        spawn(PY, str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000", "--noreload")
+        say("serving http://127.0.0.1:8000 (Ctrl-C stops everything)")
         if sandbox:
+            sandbox_wait(children[0])
             sandbox_connect(env)
         celery = [PY, "-m", "celery", "-A", "config"]
-        children.append(
-            subprocess.Popen(
-                [*celery, "worker", "-Q", "ingest,compute,actions", "-c", "2", "-l", "info", "-n", "costplane@%h"],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        children.append(subprocess.Popen([*celery, "beat", "-l", "info"], env=env, cwd=ROOT))
-        children.append(
-            subprocess.Popen(
-                [PY, str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000", "--noreload"], env=env, cwd=ROOT
-            )
-        )
-        say("serving http://127.0.0.1:8000 (Ctrl-C stops everything)")
+        spawn(*celery, "worker", "-Q", "ingest,compute,actions", "-c", "2", "-l", "info", "-n", "costplane@%h")
+        spawn(*celery, "beat", "-l", "info")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         say("a process exited; stopping the rest")

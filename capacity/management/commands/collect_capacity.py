@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from capacity.tasks import capacity_ingest, prices_ingest
+from finops.models import CloudAccount
+
+
+class Command(BaseCommand):
+    help = "Queue inventory, utilisation and quota collection (and a price refresh) for accounts now."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--account", action="append", default=[], help="12-digit id; repeat. Default: all")
+
+    def handle(self, *args, account: list[str], **options) -> None:
+        accounts = CloudAccount.objects.filter(inventory_enabled=True)
+        if account:
+            accounts = accounts.filter(account_id__in=account)
+            missing = set(account) - set(accounts.values_list("account_id", flat=True))
+            if missing:
+                raise CommandError(f"Unknown or inventory-disabled account(s): {', '.join(sorted(missing))}.")
+        for cloud_account in accounts:
+            capacity_ingest.delay(cloud_account.pk)
+            self.stdout.write(f"Queued capacity collection for {cloud_account}.")
+        prices_ingest.delay()
+        self.stdout.write("Queued a price refresh.")
