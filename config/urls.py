@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from capacity.api.urls import register as capacity_register
+from capacity.api.urls import urlpatterns as capacity_api_urls
 from config.views import healthz
 from finops.api.urls import register as finops_register
 from finops.api.urls import urlpatterns as finops_api_urls
@@ -21,6 +22,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(finops_api_urls)),
+    path("api/v1/", include(capacity_api_urls)),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -271,12 +271,32 @@ def _recipients(rule: SharedCostRule, direct: Mapping[str, Decimal]) -> dict[str
     return {value: Decimal(1) for value in sorted(values)}
 
 
-def allocate(frame: pd.DataFrame, *, aggregate: tuple[str, ...], rules: Rules) -> pd.DataFrame:
-    """Items per aggregate key and period: cost and the part of it that came from shared-cost rules.
+def allocate(
+    frame: pd.DataFrame, *, aggregate: tuple[str, ...], rules: Rules, idle: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Items per aggregate key and period: cost, the part from shared-cost rules, and the idle GPU part.
 
-    `frame` has ROW_COLUMNS; `period` may be None for a whole-window report. Returns columns
-    [*aggregate, period, cost, shared_cost] sorted by period and keys.
+    `frame` has ROW_COLUMNS; `period` may be None for a whole-window report. `idle`, when given, has
+    ROW_COLUMNS too, its `cost` being the idle part of those lines (see `idle_costs`); it lands in the
+    items of the lines' own keys (the owning team's). Returns [*aggregate, period, cost, shared_cost,
+    idle_cost] sorted by period and keys.
     """
+    result = _allocate(frame, aggregate=aggregate, rules=rules)
+    result["idle_cost"] = [Decimal(0)] * len(result)
+    if idle is None or idle.empty or result.empty:
+        return result
+    rows = idle.join(tag_columns(idle, [key[4:] for key in aggregate if key.startswith("tag:")], rules))
+    rows["period"] = rows["period"].map(lambda value: "" if value is None or value is pd.NaT else value)
+    keys = [*aggregate, "period"]
+    with localcontext(MONEY_CONTEXT):
+        grouped = rows.groupby(keys, sort=False, dropna=False).agg(idle_cost=("cost", _money_sum)).reset_index()
+    grouped["period"] = grouped["period"].map(lambda value: None if value == "" else value)
+    merged = result.drop(columns="idle_cost").merge(grouped, on=keys, how="left")
+    merged["idle_cost"] = merged["idle_cost"].map(lambda value: value if isinstance(value, Decimal) else Decimal(0))
+    return merged
+
+
+def _allocate(frame: pd.DataFrame, *, aggregate: tuple[str, ...], rules: Rules) -> pd.DataFrame:
     columns = [*aggregate, "period", "cost", "shared_cost"]
     if frame.empty:
         return pd.DataFrame(columns=columns)
@@ -391,3 +411,31 @@ def untagged_resources(frame: pd.DataFrame, *, key: str, rules: Rules, top: int 
     with localcontext(MONEY_CONTEXT):
         grouped = lacking.groupby(["resource", "account", "service"], sort=True).agg(cost=("cost", _money_sum))
     return grouped.reset_index().sort_values("cost", ascending=False, kind="stable").head(top)[columns]
+
+
+def idle_costs(lines: pd.DataFrame, gpu_hours: pd.DataFrame) -> pd.Series:
+    """Per billing line: the cost of GPU capacity it paid for but left unused, over the hours with data.
+
+    `lines` has resource, start, end (UTC timestamps) and cost; `gpu_hours` has resource, hour and average
+    (GPU utilisation, 0-100 per device). A line's cost spreads evenly over its hours; each hour with an
+    average u adds that hourly cost times (1 - u/100). Hours without data add nothing: unknown is not idle.
+    Returns a Series of Decimals aligned with `lines.index`.
+    """
+    idle = pd.Series([Decimal(0)] * len(lines), index=lines.index, dtype=object)
+    if lines.empty or gpu_hours.empty:
+        return idle
+    known = gpu_hours[gpu_hours["average"].notna()]
+    joined = lines[["resource", "start", "end", "cost"]].reset_index(names="line").merge(known, on="resource")
+    joined = joined[(joined["hour"] >= joined["start"]) & (joined["hour"] < joined["end"])]
+    if joined.empty:
+        return idle
+    hours = ((joined["end"] - joined["start"]) / pd.Timedelta(hours=1)).map(lambda value: Decimal(repr(value)))
+    with localcontext(MONEY_CONTEXT):
+        unused = [
+            cost / span * (1 - min(max(average, Decimal(0)), Decimal(100)) / 100)
+            for cost, span, average in zip(joined["cost"], hours, joined["average"], strict=True)
+        ]
+        joined = joined.assign(idle=unused)
+        per_line = joined.groupby("line").agg(idle=("idle", _money_sum))["idle"]
+    idle.loc[per_line.index] = per_line
+    return idle

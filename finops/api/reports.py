@@ -177,9 +177,17 @@ class ReconciliationView(APIView):
 
 
 class AllocationReportView(APIView):
-    """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part)."""
+    """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part).
+
+    `idle_cost` is the part of `cost` paid for GPU capacity left unused; finops has no utilisation, so
+    here it is always 0 and capacity's subclass (the one routed) fills it in.
+    """
 
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
+
+    def idle_frame(self, query):
+        """Billing lines' idle GPU parts (finops.allocation.idle_costs) in ROW_COLUMNS, or None."""
+        return None
 
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -187,7 +195,7 @@ class AllocationReportView(APIView):
             query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
             version, rules = allocation_rules_current()
             frame, currency = allocation_rows_frame(query=query)
-            items = allocate(frame, aggregate=query.aggregate, rules=rules)
+            items = allocate(frame, aggregate=query.aggregate, rules=rules, idle=self.idle_frame(query))
         except ReportQueryError as error:
             return Response({"errors": error.errors}, status=400)
         except ReportDataError as error:
@@ -206,10 +214,11 @@ class AllocationReportView(APIView):
                     **({"period": record["period"].isoformat()} if query.step else {}),
                     "cost": money_text(record["cost"]),
                     "shared_cost": money_text(record["shared_cost"]),
+                    "idle_cost": money_text(record["idle_cost"]),
                 }
                 for record in items.to_dict("records")
             ],
-            "money_fields": ["cost", "shared_cost"],
+            "money_fields": ["cost", "shared_cost", "idle_cost"],
         }
         response = Response(body)
         if request.accepted_renderer.format == "csv":

@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from finops.api import views
-from finops.api.reports import AllocationReportView, CostReportView, ReconciliationView, TagCoverageView
+from finops.api.reports import CostReportView, ReconciliationView, TagCoverageView
 
 
 def register(router: DefaultRouter) -> None:
@@ -16,7 +16,6 @@ def register(router: DefaultRouter) -> None:
 
 urlpatterns = [
     re_path(r"^costs/?$", CostReportView.as_view(), name="report-costs"),
-    re_path(r"^allocations/?$", AllocationReportView.as_view(), name="report-allocations"),
     re_path(r"^tag-coverage/?$", TagCoverageView.as_view(), name="tag-coverage"),
     re_path(r"^reconciliation/?$", ReconciliationView.as_view(), name="reconciliation"),
 ]

@@ -49,3 +49,28 @@ def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
     # Django reads jsonb as text; the rules want dicts.
     frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else (tags or {}))
     return frame, currencies.pop() if currencies else "USD"
+
+
+def resource_lines_frame(*, query: ReportQuery, resource_ids: list[str]) -> pd.DataFrame:
+    """The lines of the given resources at their own grain: ROW_COLUMNS plus start and end (UTC)."""
+    if not resource_ids:
+        return pd.DataFrame(columns=[*ROW_COLUMNS, "start", "end"])
+    grain = [*_GRAIN, "r.charge_period_start", "r.charge_period_end"]
+    sql, params = export_grouped_sql(
+        query, grain, [], where=" AND r.resource_id = ANY(%s)", where_params=[list(resource_ids)]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = [record for record in cursor.fetchall() if record[-2] is not None]
+    width = len(grain)
+    frame = pd.DataFrame(
+        [
+            (record[width], *record[: len(_GRAIN)], record[-2], record[width - 2], record[width - 1])
+            for record in records
+        ],
+        columns=["period", *ROW_COLUMNS[1:], "start", "end"],
+    )
+    frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else (tags or {}))
+    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["end"] = pd.to_datetime(frame["end"], utc=True)
+    return frame[[*ROW_COLUMNS, "start", "end"]]

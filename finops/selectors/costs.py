@@ -84,7 +84,9 @@ def _export_rows_sql(query: ReportQuery) -> tuple[str, list]:
     return export_grouped_sql(query, keys, key_params)
 
 
-def export_grouped_sql(query: ReportQuery, keys: list[str], key_params: list) -> tuple[str, list]:
+def export_grouped_sql(
+    query: ReportQuery, keys: list[str], key_params: list, *, where: str = "", where_params: list | None = None
+) -> tuple[str, list]:
     """SQL summing the report's cost basis over the export rows it may count, grouped by `keys` + period.
 
     Selects k0..kN, period, currency, cost, missing (rows without the cost basis, e.g. no list cost).
@@ -108,10 +110,10 @@ def export_grouped_sql(query: ReportQuery, keys: list[str], key_params: list) ->
         FROM {CostRecord._meta.db_table} r
         JOIN ({chosen}) chosen
           ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = {day}
-        WHERE r.charge_period_start >= %s AND r.charge_period_start < %s{filters}
+        WHERE r.charge_period_start >= %s AND r.charge_period_start < %s{filters}{where}
         GROUP BY {", ".join([*(f"k{i}" for i in range(len(keys))), "period", "currency"])}
     """
-    return sql, [*key_params, query.start, query.end, start, end, *filter_params]
+    return sql, [*key_params, query.start, query.end, start, end, *filter_params, *(where_params or [])]
 
 
 def _cost_explorer_rows_sql(query: ReportQuery) -> tuple[str, list] | None:

@@ -1,0 +1,86 @@
+"""Reports that need machines as well as money: allocations with idle GPU cost, and unit costs."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from capacity.metering import endpoint_predictions_frame, gpu_hours_frame, gpu_resource_ids
+from finops.allocation import ROW_COLUMNS, idle_costs
+from finops.api.reports import REPORT_PARAMETERS, AllocationReportView, ReportCSVRenderer
+from finops.reports import ReportQueryError, money_sum, money_text, report_query_parse
+from finops.selectors.allocation_rules import allocation_rules_current
+from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame
+from finops.selectors.costs import ReportDataError
+from finops.unit_economics import unit_costs
+
+
+class AllocationWithIdleReportView(AllocationReportView):
+    """/api/v1/allocations: `idle_cost` from the GPU utilisation of the machines the lines paid for."""
+
+    def idle_frame(self, query):
+        resource_ids = gpu_resource_ids()
+        lines = resource_lines_frame(query=query, resource_ids=resource_ids)
+        if lines.empty:
+            return None
+        hours = gpu_hours_frame(resource_ids=resource_ids, start=query.start, end=query.end)
+        idle = lines.assign(cost=idle_costs(lines, hours))
+        return idle[list(ROW_COLUMNS)]
+
+
+def _optional(value) -> str | None:
+    return None if value is None else money_text(value)
+
+
+class UnitCostReportView(APIView):
+    """Cost per 1,000 predictions of each served model, and what training cost, by the requested keys.
+
+    `cost` is serving cost (SageMaker endpoints' lines); items sum to `total`. `predictions` is null where
+    no Invocations datapoint exists (unknown, not zero); `training_cost` is the training jobs' cost.
+    """
+
+    renderer_classes = [JSONRenderer, ReportCSVRenderer]
+
+    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        try:
+            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
+            version, rules = allocation_rules_current()
+            frame, currency = allocation_rows_frame(query=query)
+        except ReportQueryError as error:
+            return Response({"errors": error.errors}, status=400)
+        except ReportDataError as error:
+            return Response({"errors": {error.param: [str(error)]}}, status=400)
+        predictions = endpoint_predictions_frame(start=query.start, end=query.end, step=query.step)
+        items = unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules)
+        records = items.to_dict("records")
+        body = {
+            "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+            "aggregate": list(query.aggregate),
+            "cost_basis": query.cost_basis,
+            "step": query.step,
+            "currency": currency,
+            "rules_version": version,
+            "total": money_text(money_sum(record["cost"] for record in records)),
+            "training_total": money_text(money_sum(record["training_cost"] for record in records)),
+            "items": [
+                {
+                    "key": {key: record[key] for key in query.aggregate},
+                    **({"period": record["period"].isoformat()} if query.step else {}),
+                    "cost": money_text(record["cost"]),
+                    "predictions": _optional(record["predictions"]),
+                    "cost_per_1000_predictions": _optional(record["cost_per_1000_predictions"]),
+                    "training_cost": money_text(record["training_cost"]),
+                }
+                for record in records
+            ],
+            "money_fields": ["cost", "predictions", "cost_per_1000_predictions", "training_cost"],
+        }
+        response = Response(body)
+        if request.accepted_renderer.format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="unit-costs-{query.start}-{query.end}.csv"'
+        return response

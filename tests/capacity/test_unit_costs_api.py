@@ -1,0 +1,64 @@
+"""Unit costs and idle GPU cost on the sandbox: billing imported, fleet inventoried, metrics collected."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import boto3
+import pytest
+
+from capacity.services.inventory import inventory_collect
+from capacity.services.utilisation import utilisation_collect
+from finops.services.billing_import import billing_export_import
+from sandbox.server import seed_exports
+from tests.capacity.conftest import NOW, REGION, TODAY, client_factory
+
+pytestmark = pytest.mark.django_db
+WINDOW = f"{TODAY - timedelta(days=14)},{TODAY}"
+
+
+@pytest.fixture
+def sandbox_loaded(fleet, accounts, teams, settings):
+    settings.COSTPLANE_AWS = "sandbox"
+    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    seed_exports(s3, size="small", today=TODAY)
+    billing_export_import(location="s3://costplane-sandbox-exports/exports/costplane-focus/")
+    for name in ("ml-prod", "ml-research"):
+        account = accounts[name]
+        inventory_collect(account=account, region=REGION, client_factory=client_factory(account.account_id), now=NOW)
+        utilisation_collect(
+            account=account, region=REGION, until=NOW, client_factory=client_factory(account.account_id)
+        )
+    return accounts
+
+
+def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_version(sandbox_loaded, viewer_api):
+    body = viewer_api.get("/api/v1/unit-costs/", {"window": WINDOW, "aggregate": "resource"}).json()
+    items = {item["key"]["resource"]: item for item in body["items"]}
+    assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"]) > 0
+    served = [item for name, item in items.items() if ":endpoint/" in name and item["predictions"]]
+    assert served, "the busy endpoints served predictions"
+    for item in served:
+        expected = (Decimal(item["cost"]) * 1000 / Decimal(item["predictions"])).quantize(Decimal("1e-10"))
+        assert Decimal(item["cost_per_1000_predictions"]) == expected
+    unknown = [item for name, item in items.items() if ":endpoint/" in name and item["predictions"] is None]
+    assert unknown and all(item["cost_per_1000_predictions"] is None for item in unknown), "no data stays unknown"
+    by_version = viewer_api.get(
+        "/api/v1/unit-costs/",
+        {"window": f"{TODAY - timedelta(days=400)},{TODAY}", "aggregate": "tag:model,tag:model_version"},
+    ).json()
+    assert Decimal(by_version["training_total"]) > 0
+    assert any(Decimal(item["training_cost"]) > 0 for item in by_version["items"])
+
+
+def test_it_reports_idle_gpu_cost_inside_the_owning_teams_cost(sandbox_loaded, viewer_api):
+    body = viewer_api.get("/api/v1/allocations/", {"window": WINDOW, "aggregate": "tag:team"}).json()
+    items = {item["key"]["tag:team"]: item for item in body["items"]}
+    assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"])
+    idle = {team: Decimal(item["idle_cost"]) for team, item in items.items()}
+    assert sum(idle.values()) > 0
+    assert all(Decimal(0) <= idle[team] <= Decimal(items[team]["cost"]) for team in items)
+    csv_lines = viewer_api.get("/api/v1/allocations/", {"window": WINDOW, "aggregate": "tag:team", "format": "csv"})
+    assert csv_lines.content.decode().splitlines()[0] == "tag:team,period,cost,shared_cost,idle_cost"
