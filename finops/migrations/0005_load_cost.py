@@ -5,30 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finops', '0004_allocation_rules'),
+        ("finops", "0004_allocation_rules"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='costrecord',
-            name='billing_account_id',
-            field=models.CharField(db_collation='C', max_length=64),
+            model_name="costrecord",
+            name="billing_account_id",
+            field=models.CharField(db_collation="C", max_length=64),
         ),
         migrations.AlterField(
-            model_name='costrecord',
-            name='line_key',
-            field=models.CharField(db_collation='C', max_length=40),
+            model_name="costrecord",
+            name="line_key",
+            field=models.CharField(db_collation="C", max_length=40),
         ),
         migrations.AlterField(
-            model_name='costrecord',
-            name='run',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='finops.ingestionrun'),
+            model_name="costrecord",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="finops.ingestionrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrecord',
-            name='source',
-            field=models.CharField(choices=[('focus', 'FOCUS'), ('cur2', 'CUR 2.0'), ('cur_legacy', 'Legacy CUR')], db_collation='C', max_length=12),
+            model_name="costrecord",
+            name="source",
+            field=models.CharField(
+                choices=[("focus", "FOCUS"), ("cur2", "CUR 2.0"), ("cur_legacy", "Legacy CUR")],
+                db_collation="C",
+                max_length=12,
+            ),
         ),
     ]
