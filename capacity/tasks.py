@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from capacity import selectors
+from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
 from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
@@ -41,3 +45,11 @@ def capacity_ingest_all() -> None:
 def prices_ingest() -> None:
     regions, instance_types = selectors.inventoried_types()
     prices_refresh(regions=regions, instance_types=instance_types)
+
+
+@shared_task
+def gpu_demand_refresh(days: int = 450, horizon_days: int = 180) -> None:
+    """Recompute the recent demand days (billing revises them) and refresh the forecasts."""
+    today = timezone.now().date()
+    gpu_demand_compute(start=today - timedelta(days=days), end=today)
+    gpu_demand_forecast_refresh(horizon_days=horizon_days, today=today)

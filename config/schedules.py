@@ -28,4 +28,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.prices_ingest",
         "schedule": crontab(minute=40, hour=4),
     },
+    # GPU demand and its 6-month forecast follow billing, which lands a few times a day; once a day,
+    # after the early ingestion run, is as fresh as the daily series it forecasts.
+    "capacity-gpu-demand": {
+        "task": "capacity.tasks.gpu_demand_refresh",
+        "schedule": crontab(minute=50, hour=1),
+    },
 }

@@ -74,3 +74,25 @@ def resource_lines_frame(*, query: ReportQuery, resource_ids: list[str]) -> pd.D
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     frame["end"] = pd.to_datetime(frame["end"], utc=True)
     return frame[[*ROW_COLUMNS, "start", "end"]]
+
+
+def usage_quantity_frame(*, query: ReportQuery) -> pd.DataFrame:
+    """Usage lines' quantities per day: period, account, service, region, usage_type, tags, pricing_unit, quantity.
+
+    The same export rows as the reports (one format per account-day); `query.step` should be "day".
+    """
+    grain = ["r.sub_account_id", "r.service_name", "r.region_id", "r.usage_type", "r.tags", "r.pricing_unit"]
+    sql, params = export_grouped_sql(
+        query, grain, [], where=" AND r.charge_category = 'usage' AND r.pricing_quantity IS NOT NULL",
+        measure="r.pricing_quantity",
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = [record for record in cursor.fetchall() if record[-2] is not None]
+    width = len(grain)
+    frame = pd.DataFrame(
+        [(record[width], *record[:width], record[-2]) for record in records],
+        columns=["period", "account", "service", "region", "usage_type", "tags", "pricing_unit", "quantity"],
+    )
+    frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else (tags or {}))
+    return frame

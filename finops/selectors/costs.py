@@ -85,7 +85,13 @@ def _export_rows_sql(query: ReportQuery) -> tuple[str, list]:
 
 
 def export_grouped_sql(
-    query: ReportQuery, keys: list[str], key_params: list, *, where: str = "", where_params: list | None = None
+    query: ReportQuery,
+    keys: list[str],
+    key_params: list,
+    *,
+    where: str = "",
+    where_params: list | None = None,
+    measure: str | None = None,
 ) -> tuple[str, list]:
     """SQL summing the report's cost basis over the export rows it may count, grouped by `keys` + period.
 
@@ -95,7 +101,7 @@ def export_grouped_sql(
     filters, filter_params = _filter_sql(query, _RECORD_COLUMNS)
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"
-    basis = _RECORD_BASIS[query.cost_basis]
+    basis = measure or _RECORD_BASIS[query.cost_basis]
     preference = " ".join(f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(SOURCE_PREFERENCE))
     chosen = f"""
         SELECT DISTINCT ON (sub_account_id, day) sub_account_id, day, source
