@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from finops.aws.exports import downloaded, export_files
 from finops.importers import BillingFileError, list_billing_files, open_billing_file
 from finops.models import CloudAccount, CostRecord, IngestionRun
 from finops.models.accounts import account_id_validator
+from finops.reports import MONEY_CONTEXT
 
 Progress = Callable[[int, int | None], None]
 
@@ -79,6 +81,8 @@ class _ImportState:
     seen_counts: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     accounts: set[str] = field(default_factory=set)
     rows: int = 0
+    # What the files say per (format, billing account, period, sub account, day): summed while streaming.
+    daily: dict[tuple, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +92,7 @@ class _Prepared:
     frame: pd.DataFrame
     table: pa.Table
     payload: bytes
+    daily: dict[tuple, tuple[Decimal, Decimal]]
 
 
 def _line_keys(frame: pd.DataFrame, state: _ImportState) -> pa.Array:
@@ -159,7 +164,50 @@ def _prepare(frame: pd.DataFrame, fmt: str, state: _ImportState) -> _Prepared:
         frame=frame[["billing_account_id", "billing_period_start", "sub_account_id"]],
         table=table,
         payload=_csv_bytes(table),
+        daily=_daily_totals(frame),
     )
+
+
+# Wide enough that no sum of NUMERIC(38, 20) values can overflow or round.
+_SUM_TYPE = pa.decimal256(76, 20)
+
+
+def _daily_totals(frame: pd.DataFrame) -> dict[tuple, tuple[Decimal, Decimal]]:
+    """{(billing account, period start, sub account, UTC day): (billed, effective)} of one batch, exact."""
+    days = frame["charge_period_start"].dt.tz_convert("UTC").dt.date
+    keys = {
+        "b": pa.array(frame["billing_account_id"], pa.string()),
+        "p": pa.array(frame["billing_period_start"], pa.date32()),
+        "s": pa.array(frame["sub_account_id"], pa.string()),
+        "d": pa.array(days, pa.date32()),
+    }
+    try:
+        money = {
+            "billed": pa.array(frame["billed_cost"], pa.string()).cast(_SUM_TYPE),
+            "effective": pa.array(frame["effective_cost"], pa.string()).cast(_SUM_TYPE),
+        }
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value beyond 20 places: sum it in Python
+        return _daily_totals_slow(frame, days)
+    grouped = (
+        pa.table({**keys, **money}).group_by(["b", "p", "s", "d"]).aggregate([("billed", "sum"), ("effective", "sum")])
+    )
+    return {
+        (row["b"], row["p"], row["s"], row["d"]): (row["billed_sum"], row["effective_sum"])
+        for row in grouped.to_pylist()
+    }
+
+
+def _daily_totals_slow(frame: pd.DataFrame, days: pd.Series) -> dict[tuple, tuple[Decimal, Decimal]]:
+    totals: dict[tuple, tuple[Decimal, Decimal]] = {}
+    rows = zip(frame["billing_account_id"], frame["billing_period_start"], frame["sub_account_id"], days,
+               frame["billed_cost"], frame["effective_cost"], strict=True)  # fmt: skip
+    for account, period, sub, day, billed, effective in rows:
+        before = totals.get((account, period, sub, day), (Decimal(0), Decimal(0)))
+        totals[(account, period, sub, day)] = (
+            MONEY_CONTEXT.add(before[0], Decimal(billed)),
+            MONEY_CONTEXT.add(before[1], Decimal(effective or 0)),
+        )
+    return totals
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
@@ -175,7 +223,7 @@ def _ahead(items: Iterator[_Prepared]) -> Iterator[_Prepared]:
     Reading and preparing a batch is work in this process, COPY is work in the database server: one
     batch ahead, both run at once. Only the worker touches the import state `_prepare` updates.
     """
-    done = _Prepared(frame=pd.DataFrame(), table=pa.table({}), payload=b"")
+    done = _Prepared(frame=pd.DataFrame(), table=pa.table({}), payload=b"", daily={})
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-import") as pool:
         pending = pool.submit(next, items, done)
         while (item := pending.result()) is not done:
@@ -229,6 +277,9 @@ def _load_batch(cursor, prepared: _Prepared, fmt: str, state: _ImportState) -> N
     state.accounts.update(frame["billing_account_id"].unique())
     state.accounts.update(frame["sub_account_id"].unique())
     state.rows += len(frame)
+    for key, (billed, effective) in prepared.daily.items():
+        before = state.daily.get((fmt, *key), (Decimal(0), Decimal(0)))
+        state.daily[(fmt, *key)] = (MONEY_CONTEXT.add(before[0], billed), MONEY_CONTEXT.add(before[1], effective))
 
 
 def _merge_staged(cursor, state: _ImportState) -> tuple[int, int]:
@@ -277,25 +328,24 @@ def _statistics_refresh(cursor) -> None:
 
 
 def _record_daily_totals(cursor, state: _ImportState) -> None:
-    """What the imported files said each account spent per UTC day, for reconciliation."""
+    """What the imported files said each account spent per UTC day (summed while reading), for reconciliation."""
     from finops.models import ExportDailyTotal
 
     table = ExportDailyTotal._meta.db_table
     for fmt, billing_account_id, period_start in sorted(state.fresh_scopes | state.existing_scopes):
-        scope = [fmt, billing_account_id, period_start]
         cursor.execute(
-            f"DELETE FROM {table} WHERE source = %s AND billing_account_id = %s AND billing_period_start = %s", scope
+            f"DELETE FROM {table} WHERE source = %s AND billing_account_id = %s AND billing_period_start = %s",
+            [fmt, billing_account_id, period_start],
         )
-        cursor.execute(
-            f"INSERT INTO {table} (source, billing_account_id, billing_period_start, sub_account_id, day,"
-            " billed_cost, effective_cost, run_id)"
-            " SELECT source, billing_account_id, billing_period_start, sub_account_id,"
-            " (charge_period_start AT TIME ZONE 'UTC')::date, SUM(billed_cost), SUM(effective_cost), %s"
-            f" FROM {TABLE} WHERE source = %s AND billing_account_id = %s AND billing_period_start = %s"
-            " GROUP BY source, billing_account_id, billing_period_start, sub_account_id,"
-            " (charge_period_start AT TIME ZONE 'UTC')::date",
-            [state.run.pk, *scope],
-        )
+    rows = [
+        (fmt, account, period, sub, day, billed, effective, state.run.pk)
+        for (fmt, account, period, sub, day), (billed, effective) in sorted(state.daily.items())
+    ]
+    cursor.executemany(
+        f"INSERT INTO {table} (source, billing_account_id, billing_period_start, sub_account_id, day,"
+        " billed_cost, effective_cost, run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        rows,
+    )
 
 
 def _ensure_accounts(account_ids: set[str]) -> None:
@@ -365,8 +415,8 @@ def billing_export_import(
                         progress(state.rows - before, billing_file.total_rows)
                 files.append({"file": name, "format": billing_file.format.value, "rows": state.rows - before})
             deleted, inserted = _merge_staged(cursor, state) if state.existing_scopes else (0, 0)
-            if state.rows >= ANALYZE_AFTER_ROWS:
-                _statistics_refresh(cursor)
+            if state.existing_scopes and state.rows >= ANALYZE_AFTER_ROWS:
+                _statistics_refresh(cursor)  # the merge's reads of the staged scopes plan better with it
             _record_daily_totals(cursor, state)
             _ensure_accounts(state.accounts)
             fresh_rows = state.rows - _staged_rows(cursor, state)
