@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
 
-from capacity.models import Price, Resource, ServiceQuota, UtilisationHour
+from capacity.models import CollectionRun, Price, Resource, ServiceQuota, UtilisationHour
 
 FLEET_KINDS = (Resource.Kind.EC2_INSTANCE, Resource.Kind.SAGEMAKER_ENDPOINT, Resource.Kind.SAGEMAKER_NOTEBOOK)
 RUNNING_STATES = ("pending", "running", "InService", "Updating")
@@ -90,3 +93,119 @@ def quotas_near_limit(*, share: Decimal = Decimal("0.8")) -> QuerySet[ServiceQuo
     """Quotas whose counted usage is at least `share` of their value (quotas with value 0 and usage above it too)."""
     quotas = ServiceQuota.objects.filter(usage__isnull=False).select_related("account")
     return quotas.filter(Q(value=0, usage__gt=0) | Q(value__gt=0, usage__gte=share * F("value")))
+
+
+# The Capacity page's reads.
+
+PRICE_COMPONENTS = {
+    Resource.Kind.SAGEMAKER_ENDPOINT: "Hosting",
+    Resource.Kind.SAGEMAKER_NOTEBOOK: "Notebook",
+    Resource.Kind.SAGEMAKER_TRAINING_JOB: "Training",
+}
+
+
+def resources_listed() -> QuerySet[Resource]:
+    """Every resource, gone ones too, annotated with `gpus`: instances x accelerators per instance (0 without)."""
+    return Resource.objects.select_related("account", "team", "type_info").annotate(
+        gpus=F("instance_count") * Coalesce(F("type_info__gpu_count"), 0)
+    )
+
+
+def resource_prices(*, resources: Iterable[Resource]) -> dict[int, Price | None]:
+    """{resource id: its stored on-demand price per instance-hour, None if never fetched}, in one query.
+
+    The same price price_for finds: EC2 Linux shared tenancy, or the SageMaker component of the resource's kind.
+    """
+    resources = [resource for resource in resources if resource.instance_type]
+    found: dict[tuple[str, str, str, str], Price] = {}
+    if resources:
+        prices = Price.objects.filter(
+            region__in={resource.region for resource in resources},
+            instance_type__in={resource.instance_type for resource in resources},
+        ).filter(Q(service=Price.Service.SAGEMAKER) | Q(operating_system="Linux", tenancy="Shared"))
+        found = {(price.service, price.region, price.instance_type, price.component): price for price in prices}
+    answer: dict[int, Price | None] = {}
+    for resource in resources:
+        if resource.instance_type.startswith("ml."):
+            key = (Price.Service.SAGEMAKER, resource.region, resource.instance_type,
+                   PRICE_COMPONENTS.get(resource.kind, "Hosting"))  # fmt: skip
+        else:
+            key = (Price.Service.EC2, resource.region, resource.instance_type, "")
+        answer[resource.pk] = found.get(key)
+    return answer
+
+
+@dataclass(frozen=True)
+class FleetUtilisation:
+    """The GPU-weighted mean of the live GPU fleet's per-resource averages, over the resources with data."""
+
+    average: Decimal | None
+    measured_gpus: int
+    gpus: int
+
+
+def fleet_gpu_utilisation(*, start: datetime, end: datetime) -> FleetUtilisation:
+    """Average GPU utilisation of the live fleet (gpu_fleet_summary's machines) in [start, end), weighted by GPUs.
+
+    Machines without GPU data in the window (Neuron devices, notebooks, hosts without the CloudWatch agent) are
+    left out of the mean and counted in `gpus` only: unknown is never taken as idle.
+    """
+    averages = utilisation_averages(start=start, end=end, metric=UtilisationHour.Metric.GPU)
+    live = resources_live().filter(type_info__gpu_count__gt=0, kind__in=FLEET_KINDS)
+    weighted, measured, gpus = Decimal(0), 0, 0
+    for resource in live:
+        count = resource.instance_count * resource.type_info.gpu_count
+        gpus += count
+        average = averages.get(resource.pk)
+        if average is not None:
+            weighted += average * count
+            measured += count
+    return FleetUtilisation(average=weighted / measured if measured else None, measured_gpus=measured, gpus=gpus)
+
+
+def quotas_by_use() -> QuerySet[ServiceQuota]:
+    """Quotas, the largest share of their value in use first; those whose usage is not counted last."""
+    share = Case(
+        When(usage__isnull=True, then=Value(None)),
+        When(value=0, usage__gt=0, then=Value(Decimal("1e9"))),
+        When(value=0, then=Value(Decimal(0))),
+        default=F("usage") / F("value"),
+        output_field=DecimalField(max_digits=40, decimal_places=12),
+    )
+    return (
+        ServiceQuota.objects.select_related("account")
+        .annotate(share=share)
+        .order_by(F("share").desc(nulls_last=True), "account__account_id", "region", "service_code", "name")
+    )
+
+
+def collection_runs_latest() -> list[CollectionRun]:
+    """The latest collection run of each kind per account and region, each with `last_success` (a run or None)."""
+    order = ("kind", "account_id", "region", "-started_at", "-id")
+    distinct = ("kind", "account_id", "region")
+    runs = list(CollectionRun.objects.select_related("account").order_by(*order).distinct(*distinct))
+    succeeded = CollectionRun.objects.filter(status=CollectionRun.Status.SUCCEEDED).order_by(*order).distinct(*distinct)
+    successes = {(run.kind, run.account_id, run.region): run for run in succeeded}
+    for run in runs:
+        run.last_success = successes.get((run.kind, run.account_id, run.region))
+    kinds = list(CollectionRun.Kind.values)
+    return sorted(
+        runs, key=lambda run: (run.account.account_id if run.account else "", run.region, kinds.index(run.kind))
+    )
+
+
+def resource_utilisation_hours(*, resource: Resource, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every metric's hourly rows of one resource in [start, end): metric, variant, hour, average, maximum, total.
+
+    As resource_utilisation_frame, for all metrics at once: hours without data hold None, never 0.
+    """
+    columns = ["metric", "variant", "hour", "average", "maximum", "total"]
+    rows = UtilisationHour.objects.filter(resource=resource, hour__gte=start, hour__lt=end).values(*columns)
+    frame = pd.DataFrame.from_records(list(rows), columns=columns)
+    return frame.sort_values(["metric", "variant", "hour"], ignore_index=True)
+
+
+def resource_teams() -> list[tuple[str, str]]:
+    """(slug, name) of the teams owning at least one resource, by name: the page's team filter choices."""
+    teams = Resource.objects.filter(team__isnull=False).values_list("team__slug", "team__name").distinct()
+    return sorted(teams, key=lambda team: team[1].lower())

@@ -1,17 +1,34 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.views.generic import TemplateView
+from django_tables2 import RequestConfig
 
+from capacity.filtersets import ResourceFilterSet
+from capacity.models import CollectionRun, Resource, UtilisationHour
+from capacity.selectors import (
+    collection_runs_latest,
+    fleet_gpu_utilisation,
+    gpu_fleet_summary,
+    quotas_by_use,
+    quotas_near_limit,
+    resource_prices,
+    resource_teams,
+    resource_utilisation_hours,
+    resources_listed,
+    utilisation_averages,
+)
 from dashboards import charts
 from dashboards.access import ViewerRequiredMixin
 from dashboards.forms import (
@@ -20,7 +37,14 @@ from dashboards.forms import (
     CloudAccountForm,
     allocation_key_default,
 )
-from dashboards.tables import AllocationTable, UntaggedResourcesTable, allocation_table_rows
+from dashboards.tables import (
+    AllocationTable,
+    GpuFleetTable,
+    ResourceTable,
+    ServiceQuotaTable,
+    UntaggedResourcesTable,
+    allocation_table_rows,
+)
 from finops.allocation import RulesError, allocate, tag_coverage, untagged_resources
 from finops.models import AllocationRulesVersion, CostRecord
 from finops.reports import ReportQueryError, money_sum, report_query_parse
@@ -223,7 +247,142 @@ class UnitEconomicsView(ViewerRequiredMixin, TemplateView):
 
 
 class CapacityView(ViewerRequiredMixin, TemplateView):
+    """The GPU fleet, every inventoried resource with its 14-day utilisation and price, quotas and freshness.
+
+    One view, several renderings: the full page; the resources panel (filters, table, pages) and the quotas panel
+    for their htmx links and forms (by HX-Target); a resource's hourly utilisation chart (`?resource=<pk>`) for a
+    clicked row, which the full page also shows when opened with that parameter.
+    """
+
     template_name = "dashboards/capacity.html"
+    resource_template = "dashboards/_capacity_resource.html"
+    panel_templates = {
+        "capacity-resources": "dashboards/_capacity_resources.html",
+        "capacity-quotas": "dashboards/_capacity_quotas.html",
+    }
+    window = timedelta(days=14)
+    resources_per_page = 25
+    quotas_per_page = 10
+
+    def get(self, request, *args, **kwargs):
+        htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+        target = request.headers.get("HX-Target", "")
+        if htmx and target == "resource-detail":
+            response = render(request, self.resource_template, self.resource_context(request.GET.get("resource", "")))
+        elif htmx and target in self.panel_templates:
+            context = self.resources_context() if target == "capacity-resources" else self.quotas_context()
+            response = render(request, self.panel_templates[target], context)
+        else:
+            response = super().get(request, *args, **kwargs)
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+    @cached_property
+    def window_bounds(self) -> tuple[datetime, datetime]:
+        """[start, end) of the window: 14 days of complete UTC hours, ending where the current hour starts."""
+        end = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return end - self.window, end
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["freshness_rows"], context["prices_run"] = capacity_freshness_rows(collection_runs_latest())
+        context["has_inventory"] = Resource.objects.exists()
+        if not context["has_inventory"]:
+            return context
+        start, end = context["window_start"], context["window_end"] = self.window_bounds
+        summary = gpu_fleet_summary()
+        context.update(
+            fleet_table=GpuFleetTable(summary),
+            total_gpus=sum(row["gpus"] for row in summary),
+            running_gpus=sum(row["running_gpus"] for row in summary),
+            neuron_devices=sum(row["gpus"] for row in summary if row["accelerator"] == "neuron"),
+            fleet_utilisation=fleet_gpu_utilisation(start=start, end=end),
+            **self.resources_context(),
+            **self.quotas_context(),
+        )
+        if self.request.GET.get("resource"):
+            context["detail"] = self.resource_context(self.request.GET["resource"])
+        return context
+
+    def resources_context(self) -> dict:
+        """The resources panel: ResourceFilterSet over GET (gone resources only with ?gone=1), ordered, paginated."""
+        start, end = self.window_bounds
+        data = self.request.GET.copy()
+        include_gone = data.pop("gone", [""])[-1] in ("1", "true", "on")
+        if not include_gone:
+            data["gone"] = "false"
+        filterset = ResourceFilterSet(data, queryset=resources_listed())
+        averages = {
+            metric: utilisation_averages(start=start, end=end, metric=metric)
+            for metric in (UtilisationHour.Metric.CPU, UtilisationHour.Metric.GPU)
+        }
+        table = ResourceTable(
+            filterset.qs,
+            detail_url=reverse("dashboards:capacity"),
+            averages=averages,
+            selected=self.request.GET.get("resource"),
+        )
+        RequestConfig(self.request, paginate={"per_page": self.resources_per_page}).configure(table)
+        table.prices = resource_prices(resources=[row.record for row in table.page.object_list])
+        return {
+            "resources_table": table,
+            "resource_filters": {name: self.request.GET.get(name, "") for name in ("kind", "team", "gpu", "name")},
+            "include_gone": include_gone,
+            "filter_errors": [f"{field}: {error}" for field, errors in filterset.errors.items() for error in errors],
+            "kind_choices": Resource.Kind.choices,
+            "team_choices": resource_teams(),
+            "window_days": self.window.days,
+        }
+
+    def quotas_context(self) -> dict:
+        near = set(quotas_near_limit().values_list("pk", flat=True))
+        table = ServiceQuotaTable(quotas_by_use(), near=near, prefix="quotas-")
+        RequestConfig(self.request, paginate={"per_page": self.quotas_per_page}).configure(table)
+        return {"quotas_table": table, "quotas_near_count": len(near)}
+
+    def resource_context(self, pk: str) -> dict:
+        resource = resources_listed().filter(pk=pk).first() if pk.isdigit() else None
+        if resource is None:
+            raise Http404("No such resource.")
+        start, end = self.window_bounds
+        frame = resource_utilisation_hours(resource=resource, start=start, end=end)
+        is_endpoint = resource.kind == Resource.Kind.SAGEMAKER_ENDPOINT
+        invocations = frame[frame["metric"] == UtilisationHour.Metric.INVOCATIONS]
+        measured = frame[frame["metric"] != UtilisationHour.Metric.INVOCATIONS]
+        context = {
+            "resource": resource,
+            "window_start": start,
+            "window_end": end,
+            "window_days": self.window.days,
+            "is_endpoint": is_endpoint,
+            "has_utilisation": bool(measured["average"].notna().any()),
+            "has_invocations": bool(invocations["total"].notna().any()),
+            "price": resource_prices(resources=[resource]).get(resource.pk),
+        }
+        if context["has_utilisation"] or context["has_invocations"]:
+            figure = charts.resource_utilisation(frame, start=start, end=end, invocations=is_endpoint)
+            context["chart"] = charts.to_html(figure)
+        return context
+
+
+FRESHNESS_KINDS = (CollectionRun.Kind.INVENTORY, CollectionRun.Kind.UTILISATION, CollectionRun.Kind.QUOTAS)
+
+
+def capacity_freshness_rows(runs: list[CollectionRun]) -> tuple[list[dict], CollectionRun | None]:
+    """collection_runs_latest() as one row per account and region, in the order given, with its latest run of each
+    of FRESHNESS_KINDS (None where none ran): {"account", "region", "runs": [...]}; and the latest prices run
+    (prices are fetched for all accounts at once)."""
+    rows: dict[tuple, dict] = {}
+    prices = None
+    for run in runs:
+        if run.kind not in FRESHNESS_KINDS:
+            prices = run if run.kind == CollectionRun.Kind.PRICES else prices
+            continue
+        row = rows.setdefault(
+            (run.account_id, run.region), {"account": run.account, "region": run.region, "runs": [None] * 3}
+        )
+        row["runs"][FRESHNESS_KINDS.index(run.kind)] = run
+    return list(rows.values()), prices
 
 
 class RecommendationsView(ViewerRequiredMixin, TemplateView):
