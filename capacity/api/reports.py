@@ -11,7 +11,13 @@ from rest_framework.views import APIView
 
 from capacity.metering import endpoint_predictions_frame, gpu_hours_frame, gpu_resource_ids
 from finops.allocation import ROW_COLUMNS, idle_costs
-from finops.api.reports import REPORT_PARAMETERS, AllocationReportView, ReportCSVRenderer
+from finops.api.reports import (
+    REPORT_PARAMETERS,
+    AllocationReportView,
+    ReportCSVRenderer,
+    frame_envelope,
+    report_response,
+)
 from finops.reports import ReportQueryError, money_sum, money_text, report_query_parse
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame
@@ -30,10 +36,6 @@ class AllocationWithIdleReportView(AllocationReportView):
         hours = gpu_hours_frame(resource_ids=resource_ids, start=query.start, end=query.end)
         idle = lines.assign(cost=idle_costs(lines, hours))
         return idle[list(ROW_COLUMNS)]
-
-
-def _optional(value) -> str | None:
-    return None if value is None else money_text(value)
 
 
 class UnitCostReportView(APIView):
@@ -58,29 +60,14 @@ class UnitCostReportView(APIView):
         predictions = endpoint_predictions_frame(start=query.start, end=query.end, step=query.step)
         items = unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules)
         records = items.to_dict("records")
-        body = {
-            "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
-            "aggregate": list(query.aggregate),
-            "cost_basis": query.cost_basis,
-            "step": query.step,
-            "currency": currency,
-            "rules_version": version,
-            "total": money_text(money_sum(record["cost"] for record in records)),
-            "training_total": money_text(money_sum(record["training_cost"] for record in records)),
-            "items": [
-                {
-                    "key": {key: record[key] for key in query.aggregate},
-                    **({"period": record["period"].isoformat()} if query.step else {}),
-                    "cost": money_text(record["cost"]),
-                    "predictions": _optional(record["predictions"]),
-                    "cost_per_1000_predictions": _optional(record["cost_per_1000_predictions"]),
-                    "training_cost": money_text(record["training_cost"]),
-                }
-                for record in records
-            ],
-            "money_fields": ["cost", "predictions", "cost_per_1000_predictions", "training_cost"],
-        }
-        response = Response(body)
-        if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = f'attachment; filename="unit-costs-{query.start}-{query.end}.csv"'
-        return response
+        body = frame_envelope(
+            query,
+            records,
+            currency=currency,
+            money_fields=["cost", "predictions", "cost_per_1000_predictions", "training_cost"],
+            extra={
+                "rules_version": version,
+                "training_total": money_text(money_sum(record["training_cost"] for record in records)),
+            },
+        )
+        return report_response(request, body, name="unit-costs")

@@ -112,6 +112,41 @@ def report_envelope(query, rows) -> dict:
     }
 
 
+def frame_envelope(query, records: list[dict], *, currency: str, money_fields: list[str], extra: dict) -> dict:
+    """The envelope of a report computed on DataFrames: `records` hold the keys, the period and the money fields.
+
+    `cost` is the field that sums to `total`; a money field may be None (unknown), written as null.
+    """
+    items = [
+        {
+            "key": {key: record[key] for key in query.aggregate},
+            **({"period": record["period"].isoformat()} if query.step else {}),
+            **{name: None if record[name] is None else money_text(record[name]) for name in money_fields},
+        }
+        for record in records
+    ]
+    return {
+        "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+        "aggregate": list(query.aggregate),
+        "cost_basis": query.cost_basis,
+        "step": query.step,
+        "currency": currency,
+        **extra,
+        "total": money_text(money_sum(record["cost"] for record in records)),
+        "items": items,
+        "money_fields": money_fields,
+    }
+
+
+def report_response(request, body: dict, *, name: str) -> Response:
+    """The report as JSON, or as a CSV download named after the report and its window."""
+    response = Response(body)
+    if request.accepted_renderer.format == "csv":
+        window = body["window"]
+        response["Content-Disposition"] = f'attachment; filename="{name}-{window["start"]}-{window["end"]}.csv"'
+    return response
+
+
 class CostReportView(APIView):
     """Cost as stored (tags as written), aggregated by the requested keys and step."""
 
@@ -126,10 +161,7 @@ class CostReportView(APIView):
             return Response({"errors": error.errors}, status=400)
         except ReportDataError as error:
             return Response({"errors": {error.param: [str(error)]}}, status=400)
-        response = Response(body)
-        if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = f'attachment; filename="costs-{query.start}-{query.end}.csv"'
-        return response
+        return report_response(request, body, name="costs")
 
 
 class ReconciliationView(APIView):
@@ -200,30 +232,14 @@ class AllocationReportView(APIView):
             return Response({"errors": error.errors}, status=400)
         except ReportDataError as error:
             return Response({"errors": {error.param: [str(error)]}}, status=400)
-        body = {
-            "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
-            "aggregate": list(query.aggregate),
-            "cost_basis": query.cost_basis,
-            "step": query.step,
-            "currency": currency,
-            "rules_version": version,
-            "total": money_text(money_sum(items["cost"])),
-            "items": [
-                {
-                    "key": {key: record[key] for key in query.aggregate},
-                    **({"period": record["period"].isoformat()} if query.step else {}),
-                    "cost": money_text(record["cost"]),
-                    "shared_cost": money_text(record["shared_cost"]),
-                    "idle_cost": money_text(record["idle_cost"]),
-                }
-                for record in items.to_dict("records")
-            ],
-            "money_fields": ["cost", "shared_cost", "idle_cost"],
-        }
-        response = Response(body)
-        if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = f'attachment; filename="allocations-{query.start}-{query.end}.csv"'
-        return response
+        body = frame_envelope(
+            query,
+            items.to_dict("records"),
+            currency=currency,
+            money_fields=["cost", "shared_cost", "idle_cost"],
+            extra={"rules_version": version},
+        )
+        return report_response(request, body, name="allocations")
 
 
 class TagCoverageView(APIView):

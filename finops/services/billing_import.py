@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from finops.aws.clients import aws_client
 from finops.aws.exports import downloaded, export_files
-from finops.importers import BillingFileError, list_billing_files, open_billing_file
+from finops.importers import NORMALISED_COLUMNS, BillingFileError, list_billing_files, open_billing_file
 from finops.models import CloudAccount, CostRecord, IngestionRun
 from finops.models.accounts import account_id_validator
 from finops.reports import MONEY_CONTEXT
@@ -39,32 +39,8 @@ from finops.reports import MONEY_CONTEXT
 Progress = Callable[[int, int | None], None]
 
 TABLE = CostRecord._meta.db_table
-# Columns written by COPY, in order: the importer's normalised columns plus ours.
-COPY_COLUMNS = (
-    "source",
-    "run_id",
-    "line_key",
-    "billing_account_id",
-    "sub_account_id",
-    "billing_period_start",
-    "billing_period_end",
-    "charge_period_start",
-    "charge_period_end",
-    "charge_category",
-    "charge_class",
-    "service_name",
-    "service_category",
-    "region_id",
-    "resource_id",
-    "usage_type",
-    "pricing_quantity",
-    "pricing_unit",
-    "billed_cost",
-    "effective_cost",
-    "list_cost",
-    "billing_currency",
-    "tags",
-)
+# Columns written by COPY, in order: ours, then the importer's normalised columns (FOCUS 1.2 names).
+COPY_COLUMNS = ("source", "run_id", "line_key", *NORMALISED_COLUMNS)
 TEXT_DEFAULTS = ("charge_class", "service_name", "service_category", "region_id", "resource_id", "usage_type")
 TEXT_DEFAULTS += ("pricing_unit",)
 ANALYZE_AFTER_ROWS = 100_000
