@@ -231,3 +231,166 @@ def resource_utilisation(
         hovermode="x unified",
     )
     return figure
+
+
+# Unit economics page
+
+
+def unit_cost_by_group(frame: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of cost per 1,000 predictions per model version (or endpoint), dearest on top.
+
+    `frame` has columns label, cost_per_1000_predictions (Decimal; rows with unknown predictions left out).
+    """
+    figure = go.Figure()
+    frame = frame[frame["cost_per_1000_predictions"].notna()]
+    if frame.empty:
+        return figure
+    frame = frame.assign(value=frame["cost_per_1000_predictions"].astype(float)).sort_values("value")
+    figure.add_bar(
+        x=frame["value"],
+        y=frame["label"],
+        orientation="h",
+        marker_color=PALETTE[0],
+        text=[f"${value:,.4g}" for value in frame["value"]],
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate="%{y}: %{x:$,.4f} per 1,000 predictions<extra></extra>",
+        name="Cost per 1,000 predictions",
+    )
+    figure.update_layout(
+        height=max(160, 60 + 34 * len(frame)),
+        margin={"l": 10, "r": 70, "t": 10, "b": 40},
+        xaxis={"title": "USD per 1,000 predictions", "tickprefix": "$", "gridcolor": "#eef1f4", "rangemode": "tozero"},
+        yaxis={"automargin": True},
+        plot_bgcolor="#fff",
+        showlegend=False,
+        bargap=0.35,
+    )
+    return figure
+
+
+def unit_cost_daily(frame: pd.DataFrame) -> go.Figure:
+    """One line per model version (or endpoint): daily cost per 1,000 predictions. A day whose predictions are
+    unknown is a gap, never 0.
+
+    `frame` has columns label, period (date), cost_per_1000_predictions (Decimal or None), in drawing order.
+    """
+    figure = go.Figure()
+    if frame.empty:
+        return figure
+    days = pd.date_range(pd.Timestamp(frame["period"].min()), pd.Timestamp(frame["period"].max()), freq="D")
+    known = frame["cost_per_1000_predictions"].dropna().astype(float)
+    known = known[known > 0]
+    # Models can differ by orders of magnitude; a log axis keeps the cheap ones from lying flat on zero.
+    logarithmic = not known.empty and known.max() / known.min() > 20
+    for index, label in enumerate(dict.fromkeys(frame["label"])):
+        rows = frame[frame["label"] == label]
+        values = {
+            pd.Timestamp(period): None if value is None or pd.isna(value) else float(value)
+            for period, value in zip(rows["period"], rows["cost_per_1000_predictions"], strict=True)
+        }
+        figure.add_scatter(
+            x=days,
+            y=[values.get(day) for day in days],
+            mode="lines+markers",
+            name=label,
+            connectgaps=False,
+            line={"color": PALETTE[index % len(PALETTE)], "width": 2},
+            marker={"size": 5},
+            hovertemplate=f"{label}: %{{y:$,.4f}}<extra>%{{x|%Y-%m-%d}}</extra>",
+        )
+    figure.update_layout(
+        height=340,
+        margin={"l": 60, "r": 10, "t": 10, "b": 40},
+        legend={"orientation": "h", "y": -0.18},
+        yaxis={
+            "title": "USD per 1,000 predictions" + (" (log scale)" if logarithmic else ""),
+            "tickprefix": "$",
+            "gridcolor": "#eef1f4",
+            **({"type": "log"} if logarithmic else {"rangemode": "tozero"}),
+        },
+        xaxis={"type": "date"},
+        plot_bgcolor="#fff",
+    )
+    return figure
+
+
+# Capacity page: GPU demand
+
+BAND_COLOURS = {80: "rgba(47, 128, 201, 0.28)", 95: "rgba(47, 128, 201, 0.13)"}
+
+
+def gpu_demand_forecast(history: pd.DataFrame, points: pd.DataFrame) -> go.Figure:
+    """The fleet's daily GPU-hours (history) followed by a forecast's mean with shaded 95% and 80% bands.
+
+    `history` has columns day, gpu_hours (Decimal); `points` has day (ISO text), mean, lower_80, upper_80,
+    lower_95, upper_95 (decimal strings), as GpuDemandForecast.points stores them.
+    """
+    figure = go.Figure()
+    if not points.empty:
+        days = pd.to_datetime(points["day"])
+        for level in (95, 80):
+            lower, upper = points[f"lower_{level}"].astype(float), points[f"upper_{level}"].astype(float)
+            figure.add_scatter(
+                x=days, y=upper, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip",
+                legendgroup=f"band{level}",
+            )  # fmt: skip
+            figure.add_scatter(
+                x=days, y=lower, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND_COLOURS[level],
+                name=f"{level}% interval", legendgroup=f"band{level}",
+                hovertemplate=f"{level}%: %{{y:,.0f}} GPU-h<extra>%{{x|%Y-%m-%d}}</extra>",
+            )  # fmt: skip
+        figure.add_scatter(
+            x=days, y=points["mean"].astype(float), mode="lines", name="Forecast (mean)",
+            line={"color": PALETTE[0], "width": 2, "dash": "dash"},
+            hovertemplate="Forecast: %{y:,.0f} GPU-h<extra>%{x|%Y-%m-%d}</extra>",
+        )  # fmt: skip
+    if not history.empty:
+        figure.add_scatter(
+            x=pd.to_datetime(history["day"]), y=history["gpu_hours"].astype(float), mode="lines", name="GPU-hours",
+            line={"color": "#1c2430", "width": 1.8},
+            hovertemplate="%{y:,.0f} GPU-h<extra>%{x|%Y-%m-%d}</extra>",
+        )  # fmt: skip
+    figure.update_layout(
+        height=360,
+        margin={"l": 60, "r": 10, "t": 10, "b": 40},
+        legend={"orientation": "h", "y": -0.15},
+        yaxis={"title": "GPU-hours per day", "tickformat": ",.0f", "gridcolor": "#eef1f4", "rangemode": "tozero"},
+        xaxis={"type": "date"},
+        plot_bgcolor="#fff",
+        hovermode="x unified",
+    )
+    return figure
+
+
+def gpu_peaks(frame: pd.DataFrame) -> go.Figure:
+    """Peak concurrent GPUs per day; days where some slice had no hourly data (its peak is the day's average
+    concurrency) are marked with hollow orange markers.
+
+    `frame` has columns day, peak_gpus (Decimal), estimated (bool).
+    """
+    figure = go.Figure()
+    if frame.empty:
+        return figure
+    days = pd.to_datetime(frame["day"])
+    peaks = frame["peak_gpus"].astype(float)
+    figure.add_scatter(
+        x=days, y=peaks, mode="lines", name="Peak GPUs", line={"color": PALETTE[2], "width": 1.8},
+        hovertemplate="%{y:,.1f} GPUs<extra>%{x|%Y-%m-%d}</extra>",
+    )  # fmt: skip
+    estimated = frame["estimated"].astype(bool).to_numpy()
+    if estimated.any():
+        figure.add_scatter(
+            x=days[estimated], y=peaks[estimated], mode="markers", name="Includes daily averages (no hourly data)",
+            marker={"color": "#fff", "size": 7, "line": {"color": PALETTE[1], "width": 2}},
+            hovertemplate="%{y:,.1f} GPUs, partly from daily averages<extra>%{x|%Y-%m-%d}</extra>",
+        )  # fmt: skip
+    figure.update_layout(
+        height=240,
+        margin={"l": 60, "r": 10, "t": 10, "b": 30},
+        legend={"orientation": "h", "y": -0.25},
+        yaxis={"title": "GPUs", "gridcolor": "#eef1f4", "rangemode": "tozero"},
+        xaxis={"type": "date"},
+        plot_bgcolor="#fff",
+    )
+    return figure

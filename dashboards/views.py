@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
+import pandas as pd
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +20,8 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from capacity.filtersets import ResourceFilterSet
-from capacity.models import CollectionRun, Resource, UtilisationHour
+from capacity.metering import endpoint_predictions_frame
+from capacity.models import CollectionRun, GpuDemandDay, GpuDemandForecast, Resource, UtilisationHour
 from capacity.selectors import (
     collection_runs_latest,
     fleet_gpu_utilisation,
@@ -32,6 +37,7 @@ from capacity.selectors import (
 from dashboards import charts
 from dashboards.access import ViewerRequiredMixin
 from dashboards.forms import (
+    WINDOW_CHOICES,
     AllocationControlsForm,
     AllocationRulesForm,
     CloudAccountForm,
@@ -39,15 +45,20 @@ from dashboards.forms import (
 )
 from dashboards.tables import (
     AllocationTable,
+    GpuDemandTable,
     GpuFleetTable,
     ResourceTable,
     ServiceQuotaTable,
+    TrainingCostTable,
+    UnitCostTable,
     UntaggedResourcesTable,
     allocation_table_rows,
+    unit_cost_daily_rows,
+    unit_cost_table_rows,
 )
 from finops.allocation import RulesError, allocate, tag_coverage, untagged_resources
 from finops.models import AllocationRulesVersion, CostRecord
-from finops.reports import ReportQueryError, money_sum, report_query_parse
+from finops.reports import UNALLOCATED, ReportQueryError, money_sum, report_query_parse
 from finops.roles import user_is_operator
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import allocation_rows_frame
@@ -57,6 +68,7 @@ from finops.selectors.overview import overview_summary
 from finops.selectors.reconciliation import reconciliation_rows
 from finops.services.accounts import cloud_account_create
 from finops.services.allocation_rules import allocation_rules_publish
+from finops.unit_economics import unit_costs
 
 # Shown as help next to the rules editor; tests check that it is a valid rules document.
 RULES_EXAMPLE = {
@@ -242,8 +254,151 @@ def _allocation_input(params: dict[str, str]):
     return query, version, rules, frame, currency
 
 
+UNIT_GROUPINGS = {
+    "model": ("Model and version", ("tag:model", "tag:model_version")),
+    "resource": ("Endpoint (resource)", ("resource",)),
+}
+UNIT_WINDOWS = [choice for choice in WINDOW_CHOICES if choice[0] != "custom"]
+TRAINING_MONTHS = 13
+TOP_DAILY_GROUPS = 5
+
+
+class UnitEconomicsControlsForm(forms.Form):
+    """The Unit economics page's GET controls: a relative window and the grouping."""
+
+    window = forms.ChoiceField(choices=UNIT_WINDOWS, initial="30d", required=False)
+    group = forms.ChoiceField(
+        choices=[(name, label) for name, (label, _) in UNIT_GROUPINGS.items()],
+        initial="model",
+        required=False,
+        label="Group by",
+    )
+
+    def clean(self):
+        data = super().clean()
+        for name in ("window", "group"):
+            data[name] = data.get(name) or self.fields[name].initial
+        return data
+
+    def report_params(self) -> dict[str, str]:
+        """The /api/v1/unit-costs parameters for these controls (call after is_valid())."""
+        keys = UNIT_GROUPINGS[self.cleaned_data["group"]][1]
+        return {"window": self.cleaned_data["window"], "aggregate": ",".join(keys)}
+
+
+def training_window(today: date) -> str:
+    """The last 13 months as a report window: the current month so far and the 12 before it."""
+    start = today.replace(day=1)
+    for _ in range(TRAINING_MONTHS - 1):
+        start = (start - timedelta(days=1)).replace(day=1)
+    return f"{start.isoformat()},{today.isoformat()}"
+
+
+def _unit_items(params: dict[str, str]):
+    """unit_costs for Reports API parameters, read exactly as /api/v1/unit-costs reads them."""
+    query, version, rules, frame, currency = _allocation_input(params)
+    predictions = endpoint_predictions_frame(start=query.start, end=query.end, step=query.step)
+    return query, version, currency, unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules)
+
+
+def _api_links(params: dict[str, str]) -> dict[str, str]:
+    base = reverse("report-unit-costs")
+    return {"api_url": f"{base}?{urlencode(params)}", "csv_url": f"{base}?{urlencode({**params, 'format': 'csv'})}"}
+
+
 class UnitEconomicsView(ViewerRequiredMixin, TemplateView):
+    """Cost per 1,000 predictions of each served model (or endpoint) and what training each model version cost.
+
+    Figures are /api/v1/unit-costs' for the same parameters. One view, three renderings: the full page; the
+    report fragment for the htmx controls; the training panel (`?panel=training`, 13 months of billing), which
+    the page loads with hx-trigger="load".
+    """
+
     template_name = "dashboards/unit_economics.html"
+    report_template = "dashboards/_unit_report.html"
+    training_template = "dashboards/_unit_training.html"
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("panel") == "training":
+            response = render(request, self.training_template, self.training_context())
+        elif request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
+            response = render(request, self.report_template, self.report_context(self.controls_form()))
+        else:
+            response = super().get(request, *args, **kwargs)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+    def controls_form(self) -> UnitEconomicsControlsForm:
+        data = {"window": "30d", "group": "model"}
+        data.update({name: value for name, value in self.request.GET.items() if name in ("window", "group")})
+        return UnitEconomicsControlsForm(data)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.report_context(self.controls_form()))
+        context["training_url"] = f"{reverse('dashboards:unit_economics')}?panel=training"
+        return context
+
+    def report_context(self, form: UnitEconomicsControlsForm) -> dict:
+        context = {"controls": form, "has_data": CostRecord.objects.exists(), "errors": _form_errors(form)}
+        if context["errors"] or not context["has_data"]:
+            return context
+        params = form.report_params()
+        group = form.cleaned_data["group"]
+        context.update(params=params, group=group, group_label=UNIT_GROUPINGS[group][0], **_api_links(params))
+        try:
+            query, version, currency, items = _unit_items(params)
+            _, _, _, daily = _unit_items({**params, "step": "day"})
+        except _ControlsError as error:
+            context["errors"] = error.messages
+            return context
+        rows = unit_cost_table_rows(items, aggregate=query.aggregate)
+        served = [row for row in rows if row["cost"] > 0]
+        context.update(
+            query=query,
+            last_day=query.end - timedelta(days=1),
+            currency=currency,
+            rules_version=version,
+            serving_total=money_sum(row["cost"] for row in rows),
+            training_total=money_sum(row["training_cost"] for row in rows),
+            has_rows=bool(rows),
+            has_serving=bool(served),
+            unknown_count=sum(1 for row in served if row["predictions"] is None),
+            table=UnitCostTable(rows, group=group),
+        )
+        known = [row for row in served if row["cost_per_1000_predictions"] is not None]
+        if known:
+            context["chart"] = charts.to_html(charts.unit_cost_by_group(pd.DataFrame(known)))
+            top = [row["key"] for row in sorted(known, key=lambda row: -row["cost"])[:TOP_DAILY_GROUPS]]
+            counted = daily[daily["predictions"].notna()]["period"]
+            if not counted.empty and min(counted) > query.start:
+                context["predictions_since"] = min(counted)
+            daily_rows = unit_cost_daily_rows(daily, aggregate=query.aggregate, keys=top)
+            if daily_rows:
+                context["daily_chart"] = charts.to_html(charts.unit_cost_daily(pd.DataFrame(daily_rows)))
+        return context
+
+    def training_context(self) -> dict:
+        params = {"window": training_window(timezone.now().date()), "aggregate": "tag:model,tag:model_version"}
+        context: dict = {"has_data": CostRecord.objects.exists(), "errors": [], **_api_links(params)}
+        if not context["has_data"]:
+            return context
+        try:
+            query, _, currency, items = _unit_items(params)
+        except _ControlsError as error:
+            context["errors"] = error.messages
+            return context
+        rows = [row for row in unit_cost_table_rows(items, aggregate=query.aggregate) if row["training_cost"]]
+        rows.sort(key=lambda row: (-row["training_cost"], row["label"]))
+        context.update(
+            query=query,
+            last_day=query.end - timedelta(days=1),
+            currency=currency,
+            training_total=money_sum(row["training_cost"] for row in rows),
+            table=TrainingCostTable(rows),
+            has_rows=bool(rows),
+        )
+        return context
 
 
 class CapacityView(ViewerRequiredMixin, TemplateView):
@@ -256,6 +411,7 @@ class CapacityView(ViewerRequiredMixin, TemplateView):
 
     template_name = "dashboards/capacity.html"
     resource_template = "dashboards/_capacity_resource.html"
+    forecast_template = "dashboards/_capacity_forecast.html"
     panel_templates = {
         "capacity-resources": "dashboards/_capacity_resources.html",
         "capacity-quotas": "dashboards/_capacity_quotas.html",
@@ -267,7 +423,11 @@ class CapacityView(ViewerRequiredMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
         target = request.headers.get("HX-Target", "")
-        if htmx and target == "resource-detail":
+        if htmx and target == "capacity-forecast":
+            response = render(
+                request, self.forecast_template, {"demand": gpu_demand_panel(today=timezone.now().date())}
+            )
+        elif htmx and target == "resource-detail":
             response = render(request, self.resource_template, self.resource_context(request.GET.get("resource", "")))
         elif htmx and target in self.panel_templates:
             context = self.resources_context() if target == "capacity-resources" else self.quotas_context()
@@ -287,6 +447,7 @@ class CapacityView(ViewerRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context["freshness_rows"], context["prices_run"] = capacity_freshness_rows(collection_runs_latest())
         context["has_inventory"] = Resource.objects.exists()
+        context["demand"] = gpu_demand_panel(today=timezone.now().date())
         if not context["has_inventory"]:
             return context
         start, end = context["window_start"], context["window_end"] = self.window_bounds
@@ -363,6 +524,88 @@ class CapacityView(ViewerRequiredMixin, TemplateView):
             figure = charts.resource_utilisation(frame, start=start, end=end, invocations=is_endpoint)
             context["chart"] = charts.to_html(figure)
         return context
+
+
+DEMAND_HISTORY_DAYS = 120
+DEMAND_RECENT_DAYS = 30
+DEMAND_AHEAD_DAYS = 90
+FORECAST_COLUMNS = ("mean", "lower_80", "upper_80", "lower_95", "upper_95")
+
+
+def _point_sum(points: list[dict], column: str) -> Decimal:
+    return money_sum(Decimal(point[column]) for point in points)
+
+
+def _forecast_ahead(forecast: GpuDemandForecast | None, *, today: date) -> dict | None:
+    """A forecast's GPU-hours over the DEMAND_AHEAD_DAYS from today: mean and the sums of the daily 80% bounds."""
+    if forecast is None:
+        return None
+    ahead = today + timedelta(days=DEMAND_AHEAD_DAYS)
+    points = [point for point in forecast.points if today.isoformat() <= point["day"] < ahead.isoformat()]
+    if not points:
+        return None
+    return {
+        "mean": _point_sum(points, "mean"),
+        "lower_80": _point_sum(points, "lower_80"),
+        "upper_80": _point_sum(points, "upper_80"),
+        "days": len(points),
+    }
+
+
+def gpu_demand_panel(*, today: date) -> dict:
+    """The Capacity page's GPU demand panel: the fleet's daily GPU-hours and peak GPUs over the last
+    DEMAND_HISTORY_DAYS, the newest fleet-wide forecast with its model and backtest MASE, and per team the
+    GPU-hours of the last DEMAND_RECENT_DAYS and forecast for the next DEMAND_AHEAD_DAYS."""
+    forecasts = GpuDemandForecast.objects.filter(gpu_model="", region="")
+    fleet = forecasts.filter(team="").first()
+    panel: dict = {"has_history": GpuDemandDay.objects.exists(), "forecast": fleet, "ahead_days": DEMAND_AHEAD_DAYS}
+    panel.update(history_days=DEMAND_HISTORY_DAYS, recent_days=DEMAND_RECENT_DAYS)
+    if not panel["has_history"] and fleet is None:
+        return panel
+    daily = (
+        GpuDemandDay.objects.filter(day__gte=today - timedelta(days=DEMAND_HISTORY_DAYS))
+        .values("day")
+        .annotate(
+            gpu_hours=Sum("gpu_hours"),
+            peak_gpus=Sum("peak_gpus"),
+            estimated=Count("pk", filter=Q(peak_source=GpuDemandDay.PeakSource.AVERAGE)),
+        )
+        .order_by("day")
+    )
+    history = pd.DataFrame(list(daily), columns=["day", "gpu_hours", "peak_gpus", "estimated"])
+    history["estimated"] = history["estimated"] > 0
+    points = pd.DataFrame(fleet.points if fleet else [], columns=["day", *FORECAST_COLUMNS])
+    if not history.empty or not points.empty:
+        panel["chart"] = charts.to_html(charts.gpu_demand_forecast(history, points))
+    if not history.empty:
+        panel["peaks_chart"] = charts.to_html(charts.gpu_peaks(history))
+        panel["estimated_days"] = int(history["estimated"].sum())
+    if fleet is not None:
+        panel["mase"] = (fleet.scores.get(fleet.model) or {}).get("mase")
+    recent_since = today - timedelta(days=DEMAND_RECENT_DAYS)
+    recent = dict(
+        GpuDemandDay.objects.filter(day__gte=recent_since, day__lt=today)
+        .values_list("team")
+        .annotate(Sum("gpu_hours"))
+        .order_by("team")
+    )
+    newest = {item.team: item for item in forecasts.exclude(team="").order_by("team", "-generated_at").distinct("team")}
+    rows = [
+        {
+            "team": team,
+            "recent_gpu_hours": recent.get(team, Decimal(0)),
+            "ahead": _forecast_ahead(newest.get(team), today=today),
+        }
+        for team in sorted(set(recent) | set(newest))
+    ]
+    rows.sort(key=lambda row: (row["team"] == UNALLOCATED, -row["recent_gpu_hours"], row["team"]))
+    fleet_row = {
+        "team": "",
+        "recent_gpu_hours": money_sum(recent.values()),
+        "ahead": _forecast_ahead(fleet, today=today),
+    }
+    panel["table"] = GpuDemandTable(rows, fleet=fleet_row, ahead_days=DEMAND_AHEAD_DAYS, recent_days=DEMAND_RECENT_DAYS)
+    return panel
 
 
 FRESHNESS_KINDS = (CollectionRun.Kind.INVENTORY, CollectionRun.Kind.UTILISATION, CollectionRun.Kind.QUOTAS)

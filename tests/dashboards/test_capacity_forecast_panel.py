@@ -1,0 +1,108 @@
+"""The GPU demand forecast panel on the Capacity page, with demand computed from the sandbox's billing and fleet."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from capacity.models import GpuDemandDay, GpuDemandForecast
+from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
+from tests.dashboards.test_capacity_page import sandbox_fleet_collect, table_rows, text
+from tests.dashboards.test_unit_economics_page import sandbox_billing_import
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def forecast_made(db, settings):
+    """The sandbox's billing and fleet, with GPU demand computed and forecast as the daily refresh does."""
+    settings.COSTPLANE_AWS = "sandbox"
+    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
+    today = sandbox_fleet_collect().date()
+    sandbox_billing_import(today)
+    gpu_demand_compute(start=today - timedelta(days=420), end=today)
+    gpu_demand_forecast_refresh(horizon_days=180, today=today)
+    return today
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+def gpu_hours(value: Decimal) -> str:
+    return f"{value:,.0f}"
+
+
+def forecast_sum(forecast: GpuDemandForecast, column: str, start, days: int) -> Decimal:
+    end = (start + timedelta(days=days)).isoformat()
+    return sum((Decimal(p[column]) for p in forecast.points if start.isoformat() <= p["day"] < end), Decimal(0))
+
+
+def test_it_shows_the_fleet_forecast_with_its_model_and_backtest_score(forecast_made, viewer_client):
+    html = viewer_client.get("/capacity/").content.decode()
+    panel = html[html.index('id="capacity-forecast"') :]
+    fleet = GpuDemandForecast.objects.filter(team="").latest("generated_at")
+    assert len(fleet.points) == 180
+    chart = panel[panel.index('id="gpu-demand-chart"') :]
+    assert 'class="plotly-graph-div"' in chart[:400]
+    for name in ("95% interval", "80% interval", "Forecast (mean)", "GPU-hours"):
+        assert f'"name":"{name}"' in chart
+    assert text(re.search(r'id="forecast-model-name">(.*?)<', panel).group(1)) == fleet.model
+    mase = fleet.scores.get(fleet.model, {}).get("mase")
+    if mase is None:
+        assert "no backtest score" in panel
+    else:
+        assert re.search(r'id="forecast-mase"[^>]*>(.*?)<', panel).group(1) == f"{mase:.2f}"
+    if fleet.fallback:
+        assert text(re.search(r'id="forecast-fallback">(.*?)</p>', panel, re.S).group(1)) == text(fleet.fallback)
+    assert 'id="gpu-peaks-chart"' in panel
+    assert GpuDemandDay.objects.filter(peak_source="average").exists()
+    assert "Includes daily averages (no hourly data)" in panel
+
+
+def test_it_lists_recent_and_forecast_gpu_hours_per_team(forecast_made, viewer_client):
+    today = forecast_made
+    html = viewer_client.get("/capacity/").content.decode()
+    rows = {row[0]: row[1:] for row in table_rows(html, "gpu-demand-teams")}
+    assert {"vision", "speech"} <= set(rows)
+    recent_days = GpuDemandDay.objects.filter(day__gte=today - timedelta(days=30), day__lt=today)
+    for team in ("vision", "speech"):
+        recent = sum((row.gpu_hours for row in recent_days.filter(team=team)), Decimal(0))
+        forecast = GpuDemandForecast.objects.filter(team=team).latest("generated_at")
+        mean, low, high = (forecast_sum(forecast, column, today, 90) for column in ("mean", "lower_80", "upper_80"))
+        assert recent > 0 and mean > 0
+        assert rows[team] == [gpu_hours(recent), gpu_hours(mean), f"{gpu_hours(low)} – {gpu_hours(high)}"]
+    footer = html[html.index('id="gpu-demand-teams"') :]
+    footer = footer[footer.index("<tfoot") : footer.index("</tfoot>")]
+    fleet = GpuDemandForecast.objects.filter(team="").latest("generated_at")
+    total = sum((row.gpu_hours for row in recent_days), Decimal(0))
+    cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", footer, re.S)]
+    assert cells[:3] == ["Whole fleet", gpu_hours(total), gpu_hours(forecast_sum(fleet, "mean", today, 90))]
+
+
+def test_it_returns_the_forecast_panel_to_htmx(forecast_made, viewer_client):
+    response = viewer_client.get("/capacity/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="capacity-forecast")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="capacity-forecast">') and "<html" not in html
+    assert 'id="gpu-demand-chart"' in html
+
+
+def test_it_says_how_demand_is_produced_when_none_exists(db, settings, viewer_client):
+    settings.COSTPLANE_AWS = "sandbox"
+    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
+    sandbox_fleet_collect()
+    html = viewer_client.get("/capacity/").content.decode()
+    empty = text(re.search(r'id="forecast-empty">(.*?)</p>', html, re.S).group(1))
+    assert empty.startswith("No GPU demand yet.") and "computed daily after billing ingestion" in empty
+    assert 'id="gpu-demand-chart"' not in html
+    assert 'id="gpu-fleet"' in html, "the rest of the page is still there"
+
+
+def test_it_shows_the_empty_forecast_panel_without_inventory(viewer_client):
+    html = viewer_client.get("/capacity/").content.decode()
+    assert "No inventory yet" in html and 'id="forecast-empty"' in html
