@@ -5,6 +5,7 @@ Unknown stays unknown: an hour without a datapoint is left out (its `average`/`t
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
 
 import pandas as pd
@@ -12,6 +13,10 @@ from django.db.models import Avg, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from capacity.models import Resource, UtilisationHour
+from finops.reports import ReportQuery
+from finops.selectors.allocation_rules import allocation_rules_current
+from finops.selectors.allocations import allocation_rows_frame
+from finops.unit_economics import unit_costs
 
 _TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
@@ -71,3 +76,16 @@ def gpu_hours_frame(*, resource_ids: list[str], start: date, end: date) -> pd.Da
     )
     frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
     return frame
+
+
+def unit_cost_report(*, query: ReportQuery) -> tuple[int, str, pd.DataFrame]:
+    """Unit costs for a report query: (rules version, currency, finops.unit_economics.unit_costs items).
+
+    Billing and predictions are read per day and joined per endpoint-day before summing into the
+    query's step, so days without Invocations data never inflate a cost per prediction.
+    """
+    version, rules = allocation_rules_current()
+    frame, currency = allocation_rows_frame(query=dataclasses.replace(query, step="day"))
+    predictions = endpoint_predictions_frame(start=query.start, end=query.end, step="day")
+    items = unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules, step=query.step)
+    return version, currency, items

@@ -20,7 +20,7 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from capacity.filtersets import ResourceFilterSet
-from capacity.metering import endpoint_predictions_frame
+from capacity.metering import unit_cost_report
 from capacity.models import CollectionRun, GpuDemandDay, GpuDemandForecast, Resource, UtilisationHour
 from capacity.selectors import (
     collection_runs_latest,
@@ -68,7 +68,6 @@ from finops.selectors.overview import overview_summary
 from finops.selectors.reconciliation import reconciliation_rows
 from finops.services.accounts import cloud_account_create
 from finops.services.allocation_rules import allocation_rules_publish
-from finops.unit_economics import unit_costs
 
 # Shown as help next to the rules editor; tests check that it is a valid rules document.
 RULES_EXAMPLE = {
@@ -296,9 +295,14 @@ def training_window(today: date) -> str:
 
 def _unit_items(params: dict[str, str]):
     """unit_costs for Reports API parameters, read exactly as /api/v1/unit-costs reads them."""
-    query, version, rules, frame, currency = _allocation_input(params)
-    predictions = endpoint_predictions_frame(start=query.start, end=query.end, step=query.step)
-    return query, version, currency, unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules)
+    try:
+        query = report_query_parse({name: [value] for name, value in params.items()}, today=timezone.now().date())
+        version, currency, items = unit_cost_report(query=query)
+    except ReportQueryError as error:
+        raise _ControlsError([message for messages_ in error.errors.values() for message in messages_]) from None
+    except ReportDataError as error:
+        raise _ControlsError([str(error)]) from None
+    return query, version, currency, items
 
 
 def _api_links(params: dict[str, str]) -> dict[str, str]:

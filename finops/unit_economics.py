@@ -9,6 +9,7 @@ has unknown predictions (None), never zero, and then no cost per prediction.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal, localcontext
 
 import pandas as pd
@@ -34,54 +35,76 @@ def _keyed(rows: pd.DataFrame, aggregate: tuple[str, ...], rules: Rules) -> pd.D
     return rows.join(tag_columns(rows, tags, rules)) if tags else rows
 
 
+def _bucket(day, step: str | None):
+    """The report period a day falls in: the day, its ISO week's Monday, its month's first, or "" (whole window)."""
+    if step is None:
+        return ""
+    if step == "week":
+        return day - timedelta(days=day.weekday())
+    if step == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _known_sum(values) -> Decimal | None:
+    known = [value for value in values if value is not None]
+    return _money_sum(known) if known else None
+
+
 def unit_costs(
-    rows: pd.DataFrame, predictions: pd.DataFrame, *, aggregate: tuple[str, ...], rules: Rules
+    rows: pd.DataFrame,
+    predictions: pd.DataFrame,
+    *,
+    aggregate: tuple[str, ...],
+    rules: Rules,
+    step: str | None = None,
 ) -> pd.DataFrame:
     """Items per aggregate key and period: serving cost, predictions, cost per 1,000 predictions, training cost.
 
-    `rows` has finops.allocation.ROW_COLUMNS (period "" or None for a whole window); `predictions` has
-    resource, period, predictions (Decimal). Returns [*aggregate, period, cost, predictions,
+    `rows` has finops.allocation.ROW_COLUMNS with `period` the UTC day; `predictions` has resource,
+    period (the day) and predictions (Decimal). Endpoint-days are joined first, then summed into the
+    report's `step`. `cost_with_predictions` is the serving cost of the endpoint-days whose predictions
+    are known, and the cost per 1,000 predictions divides that (never the cost of days without data) by
+    the predictions. Returns [*aggregate, period, cost, cost_with_predictions, predictions,
     cost_per_1000_predictions, training_cost]; `cost` sums to the serving total exactly.
     """
-    columns = [*aggregate, "period", "cost", "predictions", "cost_per_1000_predictions", "training_cost"]
+    columns = [*aggregate, "period", "cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions"]
+    columns.append("training_cost")
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    rows = rows.assign(period=rows["period"].map(lambda value: "" if value is None else value))
     resources = rows["resource"].fillna("")
     serving = _keyed(rows[resources.str.contains(ENDPOINT)], aggregate, rules)
     training = _keyed(rows[resources.str.contains(TRAINING_JOB)], aggregate, rules)
     keys = [*aggregate, "period"]
     with localcontext(MONEY_CONTEXT):
-        per_endpoint_keys = list(dict.fromkeys([*keys, "resource"]))
-        per_endpoint = serving.groupby(per_endpoint_keys, sort=True, dropna=False).agg(cost=("cost", _money_sum))
-        per_endpoint = per_endpoint.reset_index()
-        if not predictions.empty:
-            counted = predictions.assign(period=predictions["period"].map(lambda value: "" if value is None else value))
-            per_endpoint = per_endpoint.merge(counted, on=["resource", "period"], how="left")
+        per_day_keys = list(dict.fromkeys([*keys, "resource"]))
+        per_day = serving.groupby(per_day_keys, sort=True, dropna=False).agg(cost=("cost", _money_sum)).reset_index()
+        if predictions.empty:
+            per_day["predictions"] = None
         else:
-            per_endpoint["predictions"] = None
-        per_endpoint["predictions"] = (
-            per_endpoint["predictions"].astype(object).where(per_endpoint["predictions"].notna(), None)
-        )
-        served = per_endpoint.groupby(keys, sort=True, dropna=False).agg(
+            per_day = per_day.merge(
+                predictions[["resource", "period", "predictions"]], on=["resource", "period"], how="left"
+            )
+        per_day["predictions"] = per_day["predictions"].astype(object).where(per_day["predictions"].notna(), None)
+        per_day["cost_with_predictions"] = [
+            cost if count is not None else Decimal(0)
+            for cost, count in zip(per_day["cost"], per_day["predictions"], strict=True)
+        ]
+        per_day["period"] = per_day["period"].map(lambda day: _bucket(day, step))
+        training = training.assign(period=training["period"].map(lambda day: _bucket(day, step)))
+        served = per_day.groupby(keys, sort=True, dropna=False).agg(
             cost=("cost", _money_sum),
-            predictions=(
-                "predictions",
-                lambda values: None
-                if all(v is None for v in values)
-                else _money_sum(v for v in values if v is not None),
-            ),
+            cost_with_predictions=("cost_with_predictions", _money_sum),
+            predictions=("predictions", _known_sum),
         )
         trained = training.groupby(keys, sort=True, dropna=False).agg(training_cost=("cost", _money_sum))
         result = served.join(trained, how="outer").reset_index()
-        result["cost"] = result["cost"].map(lambda value: Decimal(0) if not isinstance(value, Decimal) else value)
-        result["training_cost"] = result["training_cost"].map(
-            lambda value: value if isinstance(value, Decimal) else Decimal(0)
-        )
+        for name in ("cost", "cost_with_predictions", "training_cost"):
+            result[name] = result[name].map(lambda value: value if isinstance(value, Decimal) else Decimal(0))
         result["predictions"] = result["predictions"].map(lambda value: value if isinstance(value, Decimal) else None)
         result["cost_per_1000_predictions"] = [
             (cost * PER / count).quantize(UNIT_PRECISION) if count else None
-            for cost, count in zip(result["cost"], result["predictions"], strict=True)
+            for cost, count in zip(result["cost_with_predictions"], result["predictions"], strict=True)
         ]
     result["period"] = result["period"].map(lambda value: None if value == "" else value)
     return result[columns]

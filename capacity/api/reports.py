@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from capacity.metering import endpoint_predictions_frame, gpu_hours_frame, gpu_resource_ids
+from capacity.metering import gpu_hours_frame, gpu_resource_ids, unit_cost_report
 from finops.allocation import ROW_COLUMNS, idle_costs
 from finops.api.reports import (
     REPORT_PARAMETERS,
@@ -19,10 +19,8 @@ from finops.api.reports import (
     report_response,
 )
 from finops.reports import ReportQueryError, money_sum, money_text, report_query_parse
-from finops.selectors.allocation_rules import allocation_rules_current
-from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame
+from finops.selectors.allocations import resource_lines_frame
 from finops.selectors.costs import ReportDataError
-from finops.unit_economics import unit_costs
 
 
 class AllocationWithIdleReportView(AllocationReportView):
@@ -51,20 +49,17 @@ class UnitCostReportView(APIView):
     def get(self, request):
         try:
             query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
-            version, rules = allocation_rules_current()
-            frame, currency = allocation_rows_frame(query=query)
+            version, currency, items = unit_cost_report(query=query)
         except ReportQueryError as error:
             return Response({"errors": error.errors}, status=400)
         except ReportDataError as error:
             return Response({"errors": {error.param: [str(error)]}}, status=400)
-        predictions = endpoint_predictions_frame(start=query.start, end=query.end, step=query.step)
-        items = unit_costs(frame, predictions, aggregate=query.aggregate, rules=rules)
         records = items.to_dict("records")
         body = frame_envelope(
             query,
             records,
             currency=currency,
-            money_fields=["cost", "predictions", "cost_per_1000_predictions", "training_cost"],
+            money_fields=["cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions", "training_cost"],
             extra={
                 "rules_version": version,
                 "training_total": money_text(money_sum(record["training_cost"] for record in records)),

@@ -41,7 +41,11 @@ def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_ve
     served = [item for name, item in items.items() if ":endpoint/" in name and item["predictions"]]
     assert served, "the busy endpoints served predictions"
     for item in served:
-        expected = (Decimal(item["cost"]) * 1000 / Decimal(item["predictions"])).quantize(Decimal("1e-10"))
+        # Only the cost of endpoint-days with Invocations data is divided: days without data say nothing.
+        assert Decimal(0) < Decimal(item["cost_with_predictions"]) <= Decimal(item["cost"])
+        expected = (Decimal(item["cost_with_predictions"]) * 1000 / Decimal(item["predictions"])).quantize(
+            Decimal("1e-10")
+        )
         assert Decimal(item["cost_per_1000_predictions"]) == expected
     unknown = [item for name, item in items.items() if ":endpoint/" in name and item["predictions"] is None]
     assert unknown and all(item["cost_per_1000_predictions"] is None for item in unknown), "no data stays unknown"

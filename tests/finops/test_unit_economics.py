@@ -85,3 +85,17 @@ def test_it_prices_predictions_per_model_version_and_leaves_unknown_unknown():
         "v8": (D("12"), None, None, D("0")),
     }
     assert sum(items["cost"], D(0)) == D("42"), "only serving cost counts in cost; the EC2 line is not a model's"
+
+
+def test_it_divides_only_the_cost_of_days_with_prediction_data():
+    tags = {"model": "resnet", "model_version": "v7"}
+    frame = rows(
+        {"period": date(2026, 1, 5), "resource": ENDPOINT, "tags": tags, "cost": D("30")},
+        {"period": date(2026, 1, 6), "resource": ENDPOINT, "tags": tags, "cost": D("30")},
+    )
+    predictions = pd.DataFrame({"resource": [ENDPOINT], "period": [date(2026, 1, 5)], "predictions": [D("120000")]})
+    weekly = unit_costs(frame, predictions, aggregate=("tag:model",), rules=rules_parse({}), step="week")
+    [record] = weekly.to_dict("records")
+    assert record["period"] == date(2026, 1, 5)  # the Monday of that ISO week
+    assert (record["cost"], record["cost_with_predictions"], record["predictions"]) == (D("60"), D("30"), D("120000"))
+    assert record["cost_per_1000_predictions"] == D("0.25")
