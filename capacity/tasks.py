@@ -10,10 +10,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from capacity import selectors
+from capacity.services.approvals import recommendations_wake
+from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
 from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
+from capacity.services.recommendations import recommendations_announce
+from capacity.services.rightsizing import gpu_rightsizing_refresh
 from capacity.services.utilisation import utilisation_collect
 from finops.models import CloudAccount
 
@@ -53,3 +57,30 @@ def gpu_demand_refresh(days: int = 450, horizon_days: int = 180) -> None:
     today = timezone.now().date()
     gpu_demand_compute(start=today - timedelta(days=days), end=today)
     gpu_demand_forecast_refresh(horizon_days=horizon_days, today=today)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def compute_optimizer_ingest(account_id: int) -> None:
+    """Compute Optimizer's recommendations for each of the account's regions; new big ones are announced."""
+
+    account = CloudAccount.objects.get(pk=account_id)
+    for region in _regions(account):
+        result = compute_optimizer_collect(account=account, region=region)
+        recommendations_announce(recommendation_ids=result["created_ids"])
+
+
+@shared_task
+def compute_optimizer_ingest_all() -> None:
+    for account_id in CloudAccount.objects.filter(inventory_enabled=True).values_list("pk", flat=True):
+        compute_optimizer_ingest.delay(account_id)
+
+
+@shared_task
+def gpu_rightsizing_compute() -> None:
+    result = gpu_rightsizing_refresh()
+    recommendations_announce(recommendation_ids=result["created_ids"])
+
+
+@shared_task
+def recommendations_snoozes_end() -> None:
+    recommendations_wake()

@@ -34,4 +34,21 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.gpu_demand_refresh",
         "schedule": crontab(minute=50, hour=1),
     },
+    # Compute Optimizer refreshes its recommendations about once a day from 14 days of metrics; reading
+    # them daily (after the night's inventory) keeps ours current, expiring the ones AWS dropped.
+    "capacity-compute-optimizer": {
+        "task": "capacity.tasks.compute_optimizer_ingest_all",
+        "schedule": crontab(minute=10, hour=5),
+    },
+    # Our GPU right-sizing reads 14 days of hourly utilisation and the day's prices (04:40); once a day
+    # after both is as fresh as its inputs.
+    "capacity-gpu-rightsizing": {
+        "task": "capacity.tasks.gpu_rightsizing_compute",
+        "schedule": crontab(minute=30, hour=5),
+    },
+    # Snoozes end on a date: reopening them just after midnight UTC puts them back in the morning's queue.
+    "capacity-recommendation-snoozes": {
+        "task": "capacity.tasks.recommendations_snoozes_end",
+        "schedule": crontab(minute=5, hour=0),
+    },
 }

@@ -8,8 +8,9 @@ malformed answer raises instead of reaching the product.
 
 Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports),
 Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids), Pricing
-GetProducts (the sandbox's rate table) and Service Quotas GetServiceQuota / ListServiceQuotas (per
-account and region). The data's size and "today" come from COSTPLANE_SANDBOX_SIZE /
+GetProducts (the sandbox's rate table), Service Quotas GetServiceQuota / ListServiceQuotas (per
+account and region) and Compute Optimizer's Get*Recommendations (per account and region, see
+sandbox/compute_optimizer.py). The data's size and "today" come from COSTPLANE_SANDBOX_SIZE /
 COSTPLANE_SANDBOX_TODAY at call time.
 
 Given an `account_id`, every request also carries moto's `x-moto-account-id` header, so moto keeps
@@ -30,7 +31,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from sandbox import cost_explorer, organizations, pricing, quotas
+from sandbox import compute_optimizer, cost_explorer, organizations, pricing, quotas
 from sandbox.dataset import dataset_from_environment
 from sandbox.errors import AwsError
 
@@ -60,6 +61,7 @@ SCOPED_ANSWERS: dict[str, dict[str, ScopedAnswer]] = {
         "GetServiceQuota": quotas.get_service_quota,
         "ListServiceQuotas": quotas.list_service_quotas,
     },
+    "compute-optimizer": compute_optimizer.ANSWERS,
 }
 
 

@@ -246,15 +246,17 @@ def sandbox_wait(process: subprocess.Popen) -> None:
 
 def sandbox_connect(env: dict[str, str]) -> None:
     """Register the sandbox's management account and its members; queue billing and capacity collection."""
-    from sandbox.catalogue import MANAGEMENT_ACCOUNT_ID
+    from sandbox.catalogue import MANAGEMENT_ACCOUNT_ID, TEAMS
     from sandbox.exports import BUCKET, PREFIX
 
+    for team in TEAMS:
+        manage(env, "add_team", team.title(), "--tag-value", team)
     regions = [arg for region in ("us-east-1", "us-west-2", "eu-west-1") for arg in ("--region", region)]
     manage(
         env, "add_cloud_account", MANAGEMENT_ACCOUNT_ID, "--name", "sandbox management", *regions,
         "--export-uri", f"s3://{BUCKET}/{PREFIX}/", "--discover-members", "--ingest",
     )  # fmt: skip
-    manage(env, "collect_capacity")
+    manage(env, "collect_capacity", "--then-derive", "150")
 
 
 def command_run() -> int:

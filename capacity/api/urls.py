@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from capacity.api import views
+from capacity.api import recommendations, views
 from capacity.api.reports import AllocationWithIdleReportView, UnitCostReportView
 
 
@@ -13,9 +13,26 @@ def register(router: DefaultRouter) -> None:
     router.register("prices", views.PriceViewSet, basename="price")
     router.register("quotas", views.ServiceQuotaViewSet, basename="quota")
     router.register("collection-runs", views.CollectionRunViewSet, basename="collection-run")
+    router.register("recommendations", recommendations.RecommendationViewSet, basename="recommendation")
+    router.register("actions", recommendations.ActionViewSet, basename="action")
 
 
 urlpatterns = [
     re_path(r"^allocations/?$", AllocationWithIdleReportView.as_view(), name="report-allocations"),
     re_path(r"^unit-costs/?$", UnitCostReportView.as_view(), name="report-unit-costs"),
+    re_path(
+        r"^recommendations/(?P<pk>[0-9]+)/approve/?$",
+        recommendations.RecommendationApproveView.as_view(),
+        name="recommendation-approve",
+    ),
+    re_path(
+        r"^recommendations/(?P<pk>[0-9]+)/reject/?$",
+        recommendations.RecommendationRejectView.as_view(),
+        name="recommendation-reject",
+    ),
+    re_path(
+        r"^recommendations/(?P<pk>[0-9]+)/snooze/?$",
+        recommendations.RecommendationSnoozeView.as_view(),
+        name="recommendation-snooze",
+    ),
 ]

@@ -1,16 +1,30 @@
 from capacity.models.demand import GpuDemandDay, GpuDemandForecast
 from capacity.models.inventory import InstanceTypeInfo, Resource
 from capacity.models.prices import Price, ServiceQuota
+from capacity.models.recommendations import (
+    Action,
+    ActionTransition,
+    Notification,
+    Recommendation,
+    RecommendationTransition,
+    TeamChannel,
+)
 from capacity.models.runs import CollectionRun
 from capacity.models.utilisation import UtilisationHour
 
 __all__ = [
+    "Action",
+    "ActionTransition",
     "CollectionRun",
     "GpuDemandDay",
     "GpuDemandForecast",
     "InstanceTypeInfo",
+    "Notification",
     "Price",
+    "Recommendation",
+    "RecommendationTransition",
     "Resource",
     "ServiceQuota",
+    "TeamChannel",
     "UtilisationHour",
 ]

@@ -77,3 +77,15 @@ def test_it_discovers_member_accounts_through_organizations():
     member = CloudAccount.objects.get(account_id="333333333333")
     assert (member.payer, member.discovered, member.name, member.regions) == (payer, True, "data", ["us-east-1"])
     assert not CloudAccount.objects.filter(account_id="222222222222").exists()
+
+
+@pytest.mark.django_db
+def test_it_adds_a_team_from_the_command_line_and_updates_it_again():
+    from django.core.management import call_command
+
+    from finops.models import Team
+
+    call_command("add_team", "Vision", "--tag-value", "vision", "--tag-value", "cv", stdout=None)
+    call_command("add_team", "Vision", "--tag-value", "vision", stdout=None)
+    team = Team.objects.get()
+    assert (team.name, team.slug, team.tag_values) == ("Vision", "vision", ["vision"])

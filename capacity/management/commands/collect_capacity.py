@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from capacity.tasks import capacity_ingest, prices_ingest
+from capacity.tasks import (
+    capacity_ingest,
+    compute_optimizer_ingest_all,
+    gpu_demand_refresh,
+    gpu_rightsizing_compute,
+    prices_ingest,
+)
 from finops.models import CloudAccount
 
 
@@ -11,6 +17,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--account", action="append", default=[], help="12-digit id; repeat. Default: all")
+        parser.add_argument(
+            "--then-derive", type=int, default=0, metavar="SECONDS",
+            help="Also queue GPU demand/forecasts and recommendations this many seconds later (after collection)",
+        )  # fmt: skip
 
     def handle(self, *args, account: list[str], **options) -> None:
         accounts = CloudAccount.objects.filter(inventory_enabled=True)
@@ -24,3 +34,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued capacity collection for {cloud_account}.")
         prices_ingest.delay()
         self.stdout.write("Queued a price refresh.")
+        if options["then_derive"]:
+            # Demand and right-sizing read billing, inventory, utilisation and prices: give those a head start.
+            gpu_demand_refresh.apply_async(countdown=options["then_derive"])
+            compute_optimizer_ingest_all.apply_async(countdown=options["then_derive"])
+            gpu_rightsizing_compute.apply_async(countdown=options["then_derive"] + 60)
+            self.stdout.write(f"Queued GPU demand, forecasts and recommendations in {options['then_derive']} s.")

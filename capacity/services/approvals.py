@@ -1,0 +1,172 @@
+"""Approving, rejecting and snoozing recommendations; an approval plans an Action.
+
+Decisions:
+- Only an approver of the resource's team, or an admin, decides (finops.roles.user_can_approve_for_team);
+  an operator alone may not.
+- Each command locks the recommendation row (select_for_update) and re-reads its state inside the lock, so
+  two approvals racing for one recommendation give one approval and one RecommendationStateError.
+- open and snoozed recommendations can be decided; approved, rejected and expired ones cannot.
+- Every change is a transition row: who (a user) or what (a process name), when, from, to, why.
+- An approval creates the Action in state `planned` (dry run) and nothing more: executing it is the
+  action engine's job, which picks up planned actions.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition
+from finops.roles import user_can_approve_for_team
+
+DECIDABLE = (Recommendation.State.OPEN, Recommendation.State.SNOOZED)
+
+
+class RecommendationForbidden(Exception):
+    """The user may not decide this team's recommendations."""
+
+
+class RecommendationInputError(ValueError):
+    """A command's input is wrong (a snooze that ends today or earlier); `field` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class RecommendationStateError(Exception):
+    """The recommendation's state does not allow the command (already decided, expired)."""
+
+    def __init__(self, recommendation: Recommendation, command: str) -> None:
+        self.state = recommendation.state
+        super().__init__(f"Recommendation {recommendation.pk} is {recommendation.state}; it cannot be {command}.")
+
+
+def recommendation_transition_record(
+    *,
+    recommendation: Recommendation,
+    to_state: str,
+    user: AbstractBaseUser | None = None,
+    actor: str = "",
+    reason: str = "",
+    now: datetime | None = None,
+) -> RecommendationTransition:
+    """Move `recommendation` to `to_state` (saving it) and write the audit row; the caller holds the row lock."""
+    now = now or timezone.now()
+    from_state = recommendation.state
+    recommendation.state = to_state
+    recommendation.save()
+    return RecommendationTransition.objects.create(
+        recommendation=recommendation,
+        from_state=from_state,
+        to_state=to_state,
+        user=user,
+        actor=actor or (user.get_username() if user is not None else "costplane"),
+        reason=reason,
+        at=now,
+    )
+
+
+def _locked_for_decision(*, recommendation_id: int, user: AbstractBaseUser, command: str) -> Recommendation:
+    recommendation = Recommendation.objects.select_for_update().get(pk=recommendation_id)
+    if not user_can_approve_for_team(user, recommendation.team_id):
+        raise RecommendationForbidden("Only an approver of the resource's team, or an admin, may decide this.")
+    if recommendation.state not in DECIDABLE:
+        raise RecommendationStateError(recommendation, command)
+    return recommendation
+
+
+@transaction.atomic
+def recommendation_approve(
+    *, recommendation_id: int, user: AbstractBaseUser, reason: str = "", now: datetime | None = None
+) -> Action:
+    """Approve an open or snoozed recommendation and plan its action; returns the planned Action."""
+    now = now or timezone.now()
+    recommendation = _locked_for_decision(recommendation_id=recommendation_id, user=user, command="approved")
+    recommendation.snoozed_until = None
+    recommendation_transition_record(
+        recommendation=recommendation, to_state=Recommendation.State.APPROVED, user=user, reason=reason, now=now
+    )
+    parameters: dict = {"finding": recommendation.finding}
+    if recommendation.recommended_configuration:
+        parameters["target"] = recommendation.recommended_configuration
+        parameters["current"] = recommendation.current_configuration
+    action = Action.objects.create(
+        recommendation=recommendation,
+        kind=recommendation.kind,
+        account=recommendation.account,
+        region=recommendation.region,
+        resource_type=recommendation.resource_type,
+        resource_arn=recommendation.resource_arn,
+        resource=recommendation.resource,
+        team=recommendation.team,
+        parameters=parameters,
+        monthly_savings=recommendation.monthly_savings,
+        created_at=now,
+    )
+    ActionTransition.objects.create(
+        action=action,
+        from_state="",
+        to_state=Action.State.PLANNED,
+        user=user,
+        actor=user.get_username(),
+        reason=f"Recommendation {recommendation.pk} approved" + (f": {reason}" if reason else ""),
+        at=now,
+    )
+    return action
+
+
+@transaction.atomic
+def recommendation_reject(
+    *, recommendation_id: int, user: AbstractBaseUser, reason: str = "", now: datetime | None = None
+) -> Recommendation:
+    recommendation = _locked_for_decision(recommendation_id=recommendation_id, user=user, command="rejected")
+    recommendation.snoozed_until = None
+    recommendation_transition_record(
+        recommendation=recommendation, to_state=Recommendation.State.REJECTED, user=user, reason=reason, now=now
+    )
+    return recommendation
+
+
+@transaction.atomic
+def recommendation_snooze(
+    *, recommendation_id: int, user: AbstractBaseUser, until: date, reason: str = "", now: datetime | None = None
+) -> Recommendation:
+    """Snooze until `until` (a future date); snoozing a snoozed recommendation moves its date."""
+    now = now or timezone.now()
+    recommendation = _locked_for_decision(recommendation_id=recommendation_id, user=user, command="snoozed")
+    if until <= now.date():
+        raise RecommendationInputError("until", "The snooze must end after today.")
+    recommendation.snoozed_until = until
+    recommendation_transition_record(
+        recommendation=recommendation,
+        to_state=Recommendation.State.SNOOZED,
+        user=user,
+        reason=reason or f"Snoozed until {until.isoformat()}",
+        now=now,
+    )
+    return recommendation
+
+
+@transaction.atomic
+def recommendations_wake(*, today: date | None = None, now: datetime | None = None) -> int:
+    """Reopen snoozed recommendations whose date has come; returns how many."""
+    now = now or timezone.now()
+    today = today or now.date()
+    woken = 0
+    for recommendation in Recommendation.objects.select_for_update().filter(
+        state=Recommendation.State.SNOOZED, snoozed_until__lte=today
+    ):
+        recommendation.snoozed_until = None
+        recommendation_transition_record(
+            recommendation=recommendation,
+            to_state=Recommendation.State.OPEN,
+            actor="snooze ended",
+            reason=f"Snooze ended on {today.isoformat()}",
+            now=now,
+        )
+        woken += 1
+    return woken
