@@ -1,0 +1,305 @@
+"""The Recommendations page: KPIs, the filterable table, a recommendation's detail, and decisions posted from it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from capacity.models import Action, Recommendation, RecommendationTransition, Resource
+from capacity.services.approvals import recommendation_reject
+from capacity.services.recommendations import Proposal, recommendations_store
+from tests.factories import CloudAccountFactory, TeamFactory, TeamMembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("dashboards:recommendations")
+HTMX_DETAIL = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "recommendation-detail"}
+HTMX_LIST = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "recommendations-list"}
+CO_ARN = "arn:aws:ec2:us-east-1:481516234202:instance/i-0gpu"
+ENDPOINT_ARN = "arn:aws:sagemaker:us-east-1:481516234202:endpoint/asr-prod"
+
+
+def text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """The body rows of the table with this id, each a list of cell texts."""
+    table = html[html.index(f'id="{table_id}"') :]
+    body = table[table.index("<tbody") : table.index("</tbody>")]
+    return [
+        [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def kpi(html: str, kpi_id: str) -> str:
+    block = html[html.index(f'id="{kpi_id}"') :]
+    return text(re.search(r'<div class="value[^"]*"[^>]*>(.*?)</div>', block, re.S).group(1))
+
+
+def detail_state(html: str) -> str:
+    return text(re.search(r'id="recommendation-detail-state">(.*?)</span>', html, re.S).group(1))
+
+
+def recommendations_seed(now=None) -> dict[str, Recommendation]:
+    """Two open recommendations as ingestion stores them: Compute Optimizer's for Vision's trainer, and Costplane's
+    GPU right-sizing for Speech's endpoint, each with its evidence and its creation transition."""
+    now = now or timezone.now() - timedelta(days=3)
+    account = CloudAccountFactory(account_id="481516234202", name="ml-prod")
+    vision = TeamFactory(name="Vision", slug="vision", tag_values=["vision"])
+    TeamFactory(name="Speech", slug="speech", tag_values=["speech"])
+    Resource.objects.create(
+        account=account, region="us-east-1", kind="ec2_instance", resource_id="i-0gpu", name="vision-trainer",
+        instance_type="p4d.24xlarge", team=vision, first_seen=now, last_seen=now,
+    )  # fmt: skip
+    compute_optimizer = Proposal(
+        kind=Recommendation.Kind.RIGHTSIZE, resource_type="Ec2Instance", resource_arn=CO_ARN,
+        finding="Overprovisioned", reason_codes=["GPUOverprovisioned", "CPUOverprovisioned"],
+        current_configuration="p4d.24xlarge", recommended_configuration="g5.12xlarge",
+        performance_risk=Decimal("1.0"), monthly_savings=Decimal("1234.5678"),
+        options=[
+            {"rank": 1, "configuration": "g5.12xlarge", "performance_risk": 1.0, "monthly_savings": "1234.5678",
+             "savings_basis": "public", "currency": "USD", "migration_effort": "Low"},
+            {"rank": 2, "configuration": "g6.12xlarge", "performance_risk": 3.0, "monthly_savings": "1500",
+             "savings_basis": "public", "currency": "USD", "migration_effort": "Medium"},
+        ],
+        evidence={"utilization_metrics": [{"name": "GPU_PERCENTAGE", "statistic": "MAXIMUM", "value": 12.5}],
+                  "lookback_days": 14, "current_performance_risk": "VeryLow"},
+        resource_ids=("i-0gpu",), tags={"team": "vision"},
+    )  # fmt: skip
+    costplane = Proposal(
+        kind=Recommendation.Kind.RIGHTSIZE, resource_type="SageMakerEndpoint", resource_arn=ENDPOINT_ARN,
+        finding="GPUOverprovisioned", reason_codes=["GPUOverprovisioned", "GPUMemoryOverprovisioned"],
+        current_configuration="ml.g5.12xlarge", recommended_configuration="ml.g5.2xlarge",
+        monthly_savings=Decimal("2811.2"),
+        options=[{"instance_type": "ml.g5.2xlarge", "hourly_usd": "1.515", "monthly_savings": "2811.2"}],
+        evidence={
+            "gpu_p95_percent": 11.25, "gpu_memory_p95_percent": 18.0, "gpu_memory_peak_percent": 21.5,
+            "gpu_memory_peak_mib": 21135.4, "gpu_memory_required_mib": 25362.5, "gpus_required": 1,
+            "hours_used": 330, "hours_expected": 336,
+            "thresholds": {"gpu_p95_percent": 40.0, "gpu_memory_p95_percent": 50.0, "memory_headroom": 0.2,
+                           "min_coverage": 0.8},
+            "candidates": [
+                {"instance_type": "ml.g5.2xlarge", "gpu_memory_mib": 24576, "hourly_usd": "1.515", "gpu_count": 1,
+                 "fits": False, "cheaper": True},
+                {"instance_type": "ml.g5.4xlarge", "gpu_memory_mib": 24576, "hourly_usd": "2.03", "gpu_count": 1,
+                 "fits": True, "cheaper": True},
+            ],
+        },
+        tags={"team": "speech"},
+    )  # fmt: skip
+    for source, resource_type, proposal in (
+        (Recommendation.Source.COMPUTE_OPTIMIZER, "Ec2Instance", compute_optimizer),
+        (Recommendation.Source.COSTPLANE, "SageMakerEndpoint", costplane),
+    ):
+        recommendations_store(
+            source=source, account=account, region="us-east-1", resource_types=[resource_type],
+            proposals=[proposal], now=now,
+        )  # fmt: skip
+    return {
+        "trainer": Recommendation.objects.get(resource_arn=CO_ARN),
+        "endpoint": Recommendation.objects.get(resource_arn=ENDPOINT_ARN),
+    }
+
+
+@pytest.fixture
+def seeded(db):
+    return recommendations_seed()
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def vision_approver(seeded):
+    return TeamMembershipFactory(team=seeded["trainer"].team, user=UserFactory(username="val")).user
+
+
+@pytest.fixture
+def approver_client(client, vision_approver):
+    client.force_login(vision_approver)
+    return client
+
+
+def decide(client, recommendation, command, **fields):
+    return client.post(URL, {"recommendation": recommendation.pk, "command": command, **fields}, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_it_shows_an_honest_empty_state(viewer_client):
+    html = viewer_client.get(URL).content.decode()
+    assert "No recommendations yet" in html
+    assert "recommendations-table" not in html
+
+
+def test_it_lists_open_recommendations_with_their_savings_and_kpis(viewer_client, seeded):
+    response = viewer_client.get(URL)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert kpi(html, "kpi-open") == "2"
+    assert kpi(html, "kpi-open-savings") == "$4,045.77"
+    assert 'title="4045.7678"' in html
+    assert kpi(html, "kpi-awaiting") == "0"
+    assert table_rows(html, "recommendation-savings-by-team") == [
+        ["Speech", "1", "$2,811.20"],
+        ["Vision", "1", "$1,234.57"],
+    ]
+    rows = table_rows(html, "recommendations-table")
+    assert [row[0] for row in rows] == ["asr-prod SageMakerEndpoint", "vision-trainer Ec2Instance"]
+    trainer = rows[1]
+    assert trainer[1:4] == ["Vision", "ml-prod us-east-1", "p4d.24xlarge → g5.12xlarge"]
+    assert trainer[4] == "Overprovisioned GPUOverprovisioned CPUOverprovisioned"
+    assert trainer[5:9] == ["$1,234.57", "1 low", "Compute Optimizer", "Open"]
+    assert trainer[9] == "3 days"
+    assert 'title="1234.5678"' in html
+    assert rows[0][6] == "—" and rows[0][7] == "Costplane"
+
+
+def test_it_filters_by_state_team_source_and_kind(viewer_client, seeded, admin_user):
+    recommendation_reject(recommendation_id=seeded["trainer"].pk, user=admin_user, reason="needed for a launch")
+
+    def names(query: dict) -> list[str]:
+        html = viewer_client.get(URL, query, **HTMX_LIST).content.decode()
+        assert "<html" not in html, "the list panel alone"
+        return [row[0].split()[0] if len(row) > 1 else row[0] for row in table_rows(html, "recommendations-table")]
+
+    assert names({}) == ["asr-prod"], "open by default"
+    assert names({"state": "rejected"}) == ["vision-trainer"]
+    assert names({"state": ""}) == ["asr-prod", "vision-trainer"], "any state"
+    assert names({"state": "", "team": "vision"}) == ["vision-trainer"]
+    assert names({"state": "", "source": "compute_optimizer"}) == ["vision-trainer"]
+    assert names({"state": "", "source": "costplane", "team": "speech", "kind": "rightsize"}) == ["asr-prod"]
+    assert names({"state": "", "kind": "idle"}) == ["No recommendation matches these filters."]
+
+
+def test_it_shows_the_evidence_and_the_audit_trail_in_the_detail_fragment(viewer_client, seeded):
+    endpoint = seeded["endpoint"]
+    html = viewer_client.get(URL, {"recommendation": endpoint.pk}, **HTMX_DETAIL).content.decode()
+    assert "<html" not in html
+    evidence = dict(table_rows(re.sub(r"<(/?)th[^>]*>", r"<\1td>", html), "recommendation-evidence"))
+    assert evidence["GPU utilisation, p95 of hourly averages"] == "11.2% (recommends below 40%)"
+    assert evidence["GPU memory, p95 of hourly averages"] == "18.0% (recommends below 50%)"
+    assert evidence["GPU memory needed"] == "25,362 MiB (peak + 20% headroom)"
+    assert evidence["Hours with GPU data"] == "330 of 336 (98%), needs 80%"
+    candidates = table_rows(html, "recommendation-candidates")
+    assert candidates[0] == ["ml.g5.2xlarge recommended", "1", "24576", "1.515", "no", "yes"]
+    assert candidates[1][0] == "ml.g5.4xlarge"
+    transitions = table_rows(html, "recommendation-transitions")
+    assert [row[1:3] for row in transitions] == [["costplane ingestion", "created → open"]]
+    assert "No action: one is planned when the recommendation is approved." in html
+    assert "decision-approve" not in html, "a viewer sees no buttons"
+
+    trainer = viewer_client.get(URL, {"recommendation": seeded["trainer"].pk}, **HTMX_DETAIL).content.decode()
+    options = table_rows(trainer, "recommendation-options")
+    assert [(row[1], row[2]) for row in options] == [("g5.12xlarge", "1.0"), ("g6.12xlarge", "3.0")]
+    assert table_rows(trainer, "recommendation-utilisation") == [["GPU_PERCENTAGE", "MAXIMUM", "12.5"]]
+
+
+def test_it_lets_an_approver_of_the_team_approve_from_the_page(approver_client, vision_approver, seeded):
+    trainer = seeded["trainer"]
+    detail = approver_client.get(URL, {"recommendation": trainer.pk}, **HTMX_DETAIL).content.decode()
+    assert 'id="decision-approve"' in detail and "csrfmiddlewaretoken" in detail
+    endpoint = approver_client.get(URL, {"recommendation": seeded["endpoint"].pk}, **HTMX_DETAIL).content.decode()
+    assert "decision-approve" not in endpoint, "not Speech's approver"
+
+    back = "state=&team=vision&next=https://elsewhere.example"
+    response = decide(approver_client, trainer, "approve", reason="agreed with vision", return_query=back)
+    landed = f"{URL}?state=&team=vision&recommendation={trainer.pk}#recommendation-detail"
+    assert response.redirect_chain[-1][0] == landed, "the filters kept, nothing else"
+    action = Action.objects.get(recommendation=trainer)
+    assert messages_of(response) == [
+        f"Approved vision-trainer (p4d.24xlarge): action {action.pk} is planned (dry run)."
+    ]
+    trainer.refresh_from_db()
+    assert trainer.state == "approved"
+    assert action.state == "planned" and action.parameters["target"] == "g5.12xlarge"
+    transition = RecommendationTransition.objects.get(recommendation=trainer, to_state="approved")
+    assert (transition.user, transition.from_state) == (vision_approver, "open")
+    assert transition.reason == "agreed with vision"
+    html = response.content.decode()
+    assert detail_state(html) == "Approved"
+    assert table_rows(html, "recommendation-transitions")[-1][1:] == ["val", "open → approved", "agreed with vision"]
+    assert "Planned" in text(html[html.index('id="recommendation-action"') :][:300])
+    assert kpi(html, "kpi-awaiting") == "1"
+
+
+def test_it_answers_403_to_an_operator_who_is_not_an_approver_and_changes_nothing(client, operator, seeded):
+    client.force_login(operator)
+    trainer = seeded["trainer"]
+    detail = client.get(URL, {"recommendation": trainer.pk}, **HTMX_DETAIL).content.decode()
+    assert "decision-approve" not in detail
+    assert "Only approvers of Vision and admins can decide this recommendation." in text(detail)
+    response = client.post(URL, {"recommendation": trainer.pk, "command": "approve"})
+    assert response.status_code == 403
+    assert "You may not decide this recommendation" in response.content.decode()
+    trainer.refresh_from_db()
+    assert trainer.state == "open"
+    assert not Action.objects.exists()
+    assert list(trainer.transitions.values_list("to_state", flat=True)) == ["open"]
+
+
+def test_it_shows_a_message_and_plans_no_second_action_on_a_double_approve(approver_client, seeded):
+    trainer = seeded["trainer"]
+    decide(approver_client, trainer, "approve")
+    response = decide(approver_client, trainer, "approve")
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "Nothing changed: this recommendation is approved, and only open or snoozed ones can be approved."
+    ]
+    assert Action.objects.count() == 1
+    assert trainer.transitions.filter(to_state="approved").count() == 1
+    assert "recommendation-decided" in response.content.decode(), "no buttons for a decided recommendation"
+
+
+def test_it_requires_a_reason_to_reject(approver_client, vision_approver, seeded):
+    trainer = seeded["trainer"]
+    response = decide(approver_client, trainer, "reject", reason="   ")
+    assert messages_of(response) == ["Nothing changed: A rejection needs a reason."]
+    trainer.refresh_from_db()
+    assert trainer.state == "open"
+
+    response = decide(approver_client, trainer, "reject", reason="needed for the launch")
+    assert messages_of(response) == ["Rejected vision-trainer (p4d.24xlarge)."]
+    trainer.refresh_from_db()
+    assert trainer.state == "rejected"
+    assert trainer.transitions.last().reason == "needed for the launch"
+    assert trainer.transitions.last().user == vision_approver
+    assert not Action.objects.exists()
+
+
+def test_it_snoozes_until_the_chosen_date(approver_client, seeded):
+    trainer = seeded["trainer"]
+    today = timezone.now().date()
+    response = decide(approver_client, trainer, "snooze", until=today.isoformat())
+    assert messages_of(response) == ["Nothing changed: The snooze must end after today."]
+    trainer.refresh_from_db()
+    assert trainer.state == "open"
+
+    until = today + timedelta(days=10)
+    response = decide(approver_client, trainer, "snooze", until=until.isoformat(), reason="after the freeze")
+    assert messages_of(response) == [f"Snoozed vision-trainer (p4d.24xlarge) until {until.isoformat()}."]
+    trainer.refresh_from_db()
+    assert (trainer.state, trainer.snoozed_until) == ("snoozed", until)
+    assert trainer.transitions.last().reason == "after the freeze"
+    assert detail_state(response.content.decode()) == f"Snoozed until {until.isoformat()}"
+
+
+def test_it_lets_an_admin_decide_a_recommendation_without_a_team(client, admin_user, seeded):
+    endpoint = seeded["endpoint"]
+    Recommendation.objects.filter(pk=endpoint.pk).update(team=None)
+    client.force_login(admin_user)
+    response = decide(client, endpoint, "approve")
+    assert response.status_code == 200
+    endpoint.refresh_from_db()
+    assert endpoint.state == "approved"
