@@ -1,4 +1,5 @@
-"""Celery wrappers for capacity collection. Names containing "ingest" run on the ingest queue."""
+"""Celery wrappers for capacity collection and actions. Names containing "ingest" run on the ingest queue, names
+containing "action" on the actions queue (config/settings.py CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from capacity import selectors
+from capacity.services import actions as actions_service
 from capacity.services.approvals import recommendations_wake
 from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
@@ -84,3 +86,28 @@ def gpu_rightsizing_compute() -> None:
 @shared_task
 def recommendations_snoozes_end() -> None:
     recommendations_wake()
+
+
+# An action waits for AWS (EC2 stop/start, a SageMaker endpoint update: up to ~30 minutes each way with the
+# rollback), so it gets more time than the default 30 minutes. It is never retried: the state machine runs
+# each action at most once, and a redelivery (acks_late) finds it `running` and does nothing.
+@shared_task(soft_time_limit=80 * 60, time_limit=85 * 60)
+def action_execute_task(action_id: int) -> str:
+    """Execute one action if its team's maintenance window is open; returns the state it ended in."""
+    return actions_service.action_execute(action_id=action_id).state
+
+
+@shared_task
+def actions_due() -> list[int]:
+    """Queue the planned and announced actions whose window is open; announce the planned ones it is not."""
+    due = actions_service.actions_due()
+    for action_id in due:
+        action_execute_task.delay(action_id)
+    return due
+
+
+@shared_task
+def realised_savings_measure() -> int:
+    """Measure the realised savings of done actions once a week of billing after the change is in (a read:
+    deliberately not named "action*", so it runs on the compute queue, not behind long resizes)."""
+    return actions_service.actions_realised_savings_measure()

@@ -51,4 +51,16 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.recommendations_snoozes_end",
         "schedule": crontab(minute=5, hour=0),
     },
+    # Actions run only inside a team's maintenance window (often two hours a week); looking every 5 minutes
+    # starts each change within 5 minutes of its window opening and announces planned ones before it does.
+    "capacity-actions-due": {
+        "task": "capacity.tasks.actions_due",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Realised savings need a week of billing after a change, and billing lands a few times a day; once a
+    # day, after the 00:15 ingestion run, measures each done action on the first day its week is complete.
+    "capacity-realised-savings": {
+        "task": "capacity.tasks.realised_savings_measure",
+        "schedule": crontab(minute=0, hour=6),
+    },
 }

@@ -102,6 +102,41 @@ def moto_extend() -> None:
             cls.validate_instance_type = _validator(shape_name, cls.validate_instance_type)
     if not getattr(CloudWatchBackend.get_metric_data, "sandbox_extension", False):
         CloudWatchBackend.get_metric_data = _indexed_metric_data(CloudWatchBackend.get_metric_data)
+    _update_endpoint_add()
+
+
+def _update_endpoint_add() -> None:
+    """moto 5.2 has no SageMaker UpdateEndpoint: point the endpoint at the new config, as AWS ends up doing."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if getattr(SageMakerModelBackend, "update_endpoint", None) is not None:
+        return
+
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str):
+        if endpoint_name not in self.endpoints:
+            raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
+        try:
+            config = self.describe_endpoint_config(endpoint_config_name)
+        except KeyError:
+            raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.") from None
+        endpoint = self.endpoints[endpoint_name]
+        endpoint.endpoint_config_name = endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        endpoint.last_modified_time = utcnow()
+        return endpoint
+
+    def update_endpoint_response(self):
+        endpoint = self.sagemaker_backend.update_endpoint(
+            endpoint_name=self._get_param("EndpointName"), endpoint_config_name=self._get_param("EndpointConfigName")
+        )
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    SageMakerModelBackend.update_endpoint = update_endpoint
+    SageMakerResponse.update_endpoint = update_endpoint_response
 
 
 @contextmanager

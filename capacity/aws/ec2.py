@@ -1,15 +1,16 @@
-"""EC2: instances (DescribeInstances) and instance type facts (DescribeInstanceTypes, GPUs included)."""
+"""EC2: instances (DescribeInstances) and instance type facts (DescribeInstanceTypes, GPUs included); the
+stop / ModifyInstanceAttribute / start calls of a resize action, each with DryRun."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from capacity.aws import RequestCount, pages
-from finops.aws.clients import error_code
+from finops.aws.clients import error_code, with_backoff
 
 INSTANCE_TYPES_PER_CALL = 100  # DescribeInstanceTypes names at most 100 types a call
 
@@ -50,3 +51,45 @@ def instance_types(
                         raise
                     unknown.append(name)
     return found, unknown
+
+
+# --- Actions: resizing one instance (capacity/services/actions.py) ---------------------------------------
+
+
+def instance(client: BaseClient, instance_id: str) -> dict[str, Any]:
+    """DescribeInstances of one instance (ClientError InvalidInstanceID.NotFound when AWS does not know it)."""
+    for reservation in with_backoff(client.describe_instances, InstanceIds=[instance_id]).get("Reservations", []):
+        for item in reservation.get("Instances", []):
+            return item
+    raise LookupError(f"EC2 does not describe instance {instance_id}.")
+
+
+def instance_stop(client: BaseClient, instance_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+    return with_backoff(client.stop_instances, InstanceIds=[instance_id], DryRun=dry_run)
+
+
+def instance_start(client: BaseClient, instance_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+    return with_backoff(client.start_instances, InstanceIds=[instance_id], DryRun=dry_run)
+
+
+def instance_type_set(client: BaseClient, instance_id: str, instance_type: str, *, dry_run: bool = False) -> None:
+    """ModifyInstanceAttribute InstanceType (the instance must be stopped)."""
+    with_backoff(
+        client.modify_instance_attribute, InstanceId=instance_id, InstanceType={"Value": instance_type}, DryRun=dry_run
+    )
+
+
+def dry_run_answer(call: Callable[[], Any]) -> dict[str, str]:
+    """Run an EC2 call made with DryRun=True: {"would_succeed": "yes"} for DryRunOperation, else AWS's error.
+
+    AWS answers a permitted dry run with the error DryRunOperation and a refused one with
+    UnauthorizedOperation (or any other error); a call that answers normally ignored DryRun.
+    """
+    try:
+        call()
+    except ClientError as error:
+        code = error_code(error)
+        if code == "DryRunOperation":
+            return {"would_succeed": "yes", "code": code}
+        return {"would_succeed": "no", "code": code, "message": error.response.get("Error", {}).get("Message", "")}
+    return {"would_succeed": "unknown", "code": "", "message": "AWS answered without honouring DryRun."}

@@ -54,3 +54,44 @@ def training_job(client: BaseClient, name: str, *, count: RequestCount | None = 
     """DescribeTrainingJob plus `Tags`."""
     job = _call(client.describe_training_job, count, TrainingJobName=name)
     return job | {"Tags": tags(client, job["TrainingJobArn"], count=count)}
+
+
+# --- Actions: resizing one endpoint (capacity/services/actions.py) ---------------------------------------
+
+
+def endpoint(client: BaseClient, name: str) -> dict[str, Any]:
+    """DescribeEndpoint plus `EndpointConfig` (its DescribeEndpointConfig)."""
+    described = with_backoff(client.describe_endpoint, EndpointName=name)
+    config = with_backoff(client.describe_endpoint_config, EndpointConfigName=described["EndpointConfigName"])
+    return described | {"EndpointConfig": config}
+
+
+def endpoint_status(client: BaseClient, name: str) -> tuple[str, str]:
+    """(EndpointStatus, FailureReason or "")."""
+    described = with_backoff(client.describe_endpoint, EndpointName=name)
+    return described.get("EndpointStatus", ""), described.get("FailureReason", "")
+
+
+# What CreateEndpointConfig takes of a DescribeEndpointConfig answer (the rest is AWS's own: ARN, times).
+ENDPOINT_CONFIG_FIELDS = (
+    "DataCaptureConfig", "KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig", "ShadowProductionVariants",
+    "ExecutionRoleArn", "VpcConfig", "EnableNetworkIsolation",
+)  # fmt: skip
+
+
+def endpoint_config_create(
+    client: BaseClient, *, name: str, source: dict[str, Any], variants: list[dict[str, Any]], tags: list | None = None
+) -> dict[str, Any]:
+    """CreateEndpointConfig `name`: `source`'s settings (a DescribeEndpointConfig answer) with `variants`."""
+    # Empty answers ({} for no DataCaptureConfig) are left out: CreateEndpointConfig would refuse them.
+    params: dict[str, Any] = {
+        key: source[key] for key in ENDPOINT_CONFIG_FIELDS if source.get(key) not in (None, {}, [], "")
+    }
+    params |= {"EndpointConfigName": name, "ProductionVariants": variants}
+    if tags:
+        params["Tags"] = tags
+    return with_backoff(client.create_endpoint_config, **params)
+
+
+def endpoint_update(client: BaseClient, *, name: str, config_name: str) -> dict[str, Any]:
+    return with_backoff(client.update_endpoint, EndpointName=name, EndpointConfigName=config_name)

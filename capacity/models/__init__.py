@@ -10,6 +10,7 @@ from capacity.models.recommendations import (
     TeamChannel,
 )
 from capacity.models.runs import CollectionRun
+from capacity.models.settings import TeamSettings
 from capacity.models.utilisation import UtilisationHour
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "Resource",
     "ServiceQuota",
     "TeamChannel",
+    "TeamSettings",
     "UtilisationHour",
 ]

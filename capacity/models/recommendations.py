@@ -124,6 +124,17 @@ class Action(models.Model):
     parameters = models.JSONField(default=dict, blank=True, help_text="What to do, e.g. the target instance type.")
     dry_run = models.BooleanField(default=True, help_text="Every account starts in dry run.")
     monthly_savings = models.DecimalField(**MONEY, null=True, blank=True)
+    # Execution (capacity/services/actions.py): what was there before, what was put, what AWS said.
+    old_configuration = models.CharField(max_length=256, blank=True, help_text="Instance type before the change.")
+    new_configuration = models.CharField(max_length=256, blank=True, help_text="Instance type put in place.")
+    next_window_at = models.DateTimeField(null=True, blank=True, help_text="Announced: when the window opens.")
+    executed_at = models.DateTimeField(null=True, blank=True, help_text="When the change finished (done).")
+    result = models.JSONField(default=dict, blank=True, help_text="The steps and AWS's answers; dry-run results.")
+    error = models.TextField(blank=True)
+    realised_monthly_savings = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Measured from cost data after the change; never estimated."
+    )
+    realised_measured_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -46,3 +46,25 @@ def teams(db):
         name: TeamFactory(name=name.title(), slug=name, tag_values=[name])
         for name in ("vision", "speech", "recsys", "platform")
     }
+
+
+@pytest.fixture
+def billed_and_collected(fleet, accounts, teams, settings):
+    """The small sandbox with its FOCUS billing imported and every account's fleet and metrics collected."""
+    import boto3
+
+    from capacity.services.inventory import inventory_collect
+    from capacity.services.utilisation import utilisation_collect
+    from finops.services.billing_import import billing_export_import
+    from sandbox.server import seed_exports
+
+    settings.COSTPLANE_AWS = "sandbox"
+    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    seed_exports(s3, size="small", today=TODAY)
+    billing_export_import(location="s3://costplane-sandbox-exports/exports/costplane-focus/")
+    for account in accounts.values():
+        factory = client_factory(account.account_id)
+        inventory_collect(account=account, region=REGION, client_factory=factory, now=NOW)
+        utilisation_collect(account=account, region=REGION, until=NOW, client_factory=factory)
+    return accounts

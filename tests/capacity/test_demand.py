@@ -5,33 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import boto3
 import pytest
 from django.db import connection
 
 from capacity.models import GpuDemandDay, GpuDemandForecast, InstanceTypeInfo
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
-from capacity.services.inventory import inventory_collect
-from capacity.services.utilisation import utilisation_collect
-from finops.services.billing_import import billing_export_import
-from sandbox.server import seed_exports
-from tests.capacity.conftest import NOW, REGION, TODAY, client_factory
+from tests.capacity.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def loaded(fleet, accounts, teams, settings):
-    settings.COSTPLANE_AWS = "sandbox"
-    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
-    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    seed_exports(s3, size="small", today=TODAY)
-    billing_export_import(location="s3://costplane-sandbox-exports/exports/costplane-focus/")
-    for account in accounts.values():
-        inventory_collect(account=account, region=REGION, client_factory=client_factory(account.account_id), now=NOW)
-        utilisation_collect(
-            account=account, region=REGION, until=NOW, client_factory=client_factory(account.account_id)
-        )
 
 
 def reference_gpu_hours(start, end) -> Decimal:
@@ -47,7 +28,7 @@ def reference_gpu_hours(start, end) -> Decimal:
         return sum((hours * gpus[name] for name, hours in cursor.fetchall() if name in gpus), Decimal(0))
 
 
-def test_it_computes_daily_gpu_hours_and_peaks_per_slice(loaded):
+def test_it_computes_daily_gpu_hours_and_peaks_per_slice(billed_and_collected):
     start, end = TODAY - timedelta(days=30), TODAY
     written = gpu_demand_compute(start=start, end=end)
     assert written > 0
@@ -61,7 +42,7 @@ def test_it_computes_daily_gpu_hours_and_peaks_per_slice(loaded):
     assert GpuDemandDay.objects.count() == written
 
 
-def test_it_forecasts_six_months_of_gpu_hours_with_intervals(loaded):
+def test_it_forecasts_six_months_of_gpu_hours_with_intervals(billed_and_collected):
     gpu_demand_compute(start=TODAY - timedelta(days=420), end=TODAY)
     made = gpu_demand_forecast_refresh(horizon_days=180, today=TODAY)
     fleet = next(item for item in made if item.team == "")

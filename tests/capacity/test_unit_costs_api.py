@@ -5,36 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import boto3
 import pytest
 
-from capacity.services.inventory import inventory_collect
-from capacity.services.utilisation import utilisation_collect
-from finops.services.billing_import import billing_export_import
-from sandbox.server import seed_exports
-from tests.capacity.conftest import NOW, REGION, TODAY, client_factory
+from tests.capacity.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
 WINDOW = f"{TODAY - timedelta(days=14)},{TODAY}"
 
 
-@pytest.fixture
-def sandbox_loaded(fleet, accounts, teams, settings):
-    settings.COSTPLANE_AWS = "sandbox"
-    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
-    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    seed_exports(s3, size="small", today=TODAY)
-    billing_export_import(location="s3://costplane-sandbox-exports/exports/costplane-focus/")
-    for name in ("ml-prod", "ml-research"):
-        account = accounts[name]
-        inventory_collect(account=account, region=REGION, client_factory=client_factory(account.account_id), now=NOW)
-        utilisation_collect(
-            account=account, region=REGION, until=NOW, client_factory=client_factory(account.account_id)
-        )
-    return accounts
-
-
-def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_version(sandbox_loaded, viewer_api):
+def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_version(billed_and_collected, viewer_api):
     body = viewer_api.get("/api/v1/unit-costs/", {"window": WINDOW, "aggregate": "resource"}).json()
     items = {item["key"]["resource"]: item for item in body["items"]}
     assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"]) > 0
@@ -57,7 +36,7 @@ def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_ve
     assert any(Decimal(item["training_cost"]) > 0 for item in by_version["items"])
 
 
-def test_it_reports_idle_gpu_cost_inside_the_owning_teams_cost(sandbox_loaded, viewer_api):
+def test_it_reports_idle_gpu_cost_inside_the_owning_teams_cost(billed_and_collected, viewer_api):
     body = viewer_api.get("/api/v1/allocations/", {"window": WINDOW, "aggregate": "tag:team"}).json()
     items = {item["key"]["tag:team"]: item for item in body["items"]}
     assert sum(Decimal(item["cost"]) for item in body["items"]) == Decimal(body["total"])
