@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from capacity.models import CollectionRun, InstanceTypeInfo, Price, Resource, ServiceQuota
+from capacity.models import (
+    Action,
+    ActionTransition,
+    CollectionRun,
+    InstanceTypeInfo,
+    Notification,
+    Price,
+    Recommendation,
+    RecommendationTransition,
+    Resource,
+    ServiceQuota,
+    TeamChannel,
+    TeamSettings,
+)
 
 
 @admin.register(Resource)
@@ -35,3 +48,65 @@ class CollectionRunAdmin(admin.ModelAdmin):
     list_display = ["id", "kind", "account", "region", "status", "requests", "started_at", "finished_at"]
     list_filter = ["kind", "status"]
     readonly_fields = [field.name for field in CollectionRun._meta.fields]
+
+
+class RecommendationTransitionInline(admin.TabularInline):
+    model = RecommendationTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = [field.name for field in RecommendationTransition._meta.fields]
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(admin.ModelAdmin):
+    """Read-only: decisions go through the approval services (the page or the API), which audit them."""
+
+    list_display = ["resource", "team", "source", "kind", "state", "monthly_savings"]
+    list_filter = ["state", "source", "kind", "team"]
+    inlines = [RecommendationTransitionInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class ActionTransitionInline(admin.TabularInline):
+    model = ActionTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = [field.name for field in ActionTransition._meta.fields]
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    """Read-only: actions move only through the execution state machine."""
+
+    list_display = ["resource", "team", "state", "dry_run"]
+    list_filter = ["state", "dry_run", "team"]
+    inlines = [ActionTransitionInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(TeamSettings)
+class TeamSettingsAdmin(admin.ModelAdmin):
+    list_display = ["team", "maintenance_window"]
+
+
+@admin.register(TeamChannel)
+class TeamChannelAdmin(admin.ModelAdmin):
+    list_display = ["team", "webhook_url", "min_savings", "enabled"]
+    list_filter = ["enabled", "team"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["recommendation", "channel", "status", "response_status", "sent_at"]
+    list_filter = ["status"]
+    readonly_fields = [field.name for field in Notification._meta.fields]
