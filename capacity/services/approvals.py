@@ -124,6 +124,9 @@ def recommendation_reject(
     *, recommendation_id: int, user: AbstractBaseUser, reason: str = "", now: datetime | None = None
 ) -> Recommendation:
     recommendation = _locked_for_decision(recommendation_id=recommendation_id, user=user, command="rejected")
+    if not reason.strip():
+        # The team's "no" is only useful with its why: the next recommendation for this resource is read against it.
+        raise RecommendationInputError("reason", "Say why the recommendation is rejected.")
     recommendation.snoozed_until = None
     recommendation_transition_record(
         recommendation=recommendation, to_state=Recommendation.State.REJECTED, user=user, reason=reason, now=now

@@ -206,6 +206,8 @@ def test_the_api_refuses_operators_and_bad_input(api_client, recommendation, ope
     api_client.force_authenticate(approver)
     bad = api_client.post(f"/api/v1/recommendations/{recommendation.pk}/snooze", {"until": "soon"}, format="json")
     assert bad.status_code == 400 and "until" in bad.json()["errors"]
+    no_reason = api_client.post(f"/api/v1/recommendations/{recommendation.pk}/reject", {}, format="json")
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
     past = api_client.post(
         f"/api/v1/recommendations/{recommendation.pk}/snooze", {"until": "2020-01-01"}, format="json"
     )
