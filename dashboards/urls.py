@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from dashboards import views
+from dashboards.views import recommendations
 
 app_name = "dashboards"
 
@@ -11,7 +12,7 @@ urlpatterns = [
     path("allocation/", views.AllocationView.as_view(), name="allocation"),
     path("unit-economics/", views.UnitEconomicsView.as_view(), name="unit_economics"),
     path("capacity/", views.CapacityView.as_view(), name="capacity"),
-    path("recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path("recommendations/", recommendations.RecommendationsView.as_view(), name="recommendations"),
     path("schedules/", views.SchedulesView.as_view(), name="schedules"),
     path("accounts/", views.AccountsView.as_view(), name="accounts"),
     path("reconciliation/", views.ReconciliationView.as_view(), name="reconciliation"),

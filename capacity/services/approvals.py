@@ -9,6 +9,11 @@ Decisions:
 - Every change is a transition row: who (a user) or what (a process name), when, from, to, why.
 - An approval creates the Action in state `planned` (dry run) and nothing more: executing it is the
   action engine's job, which picks up planned actions.
+- An approved action that ended `skipped` because its account was in dry run can be re-planned, by the same
+  people, once the account has left dry run: the approval named the change, the dry run only rehearsed it, and
+  it never touched the resource, so running it for real is still "at most once". Nothing re-plans by itself.
+- A team's maintenance window (when its approved actions may run) is the team's choice: its approvers and
+  admins set it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition
+from capacity.maintenance import parse_window
+from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition, TeamSettings
+from finops.models import Team
 from finops.roles import user_can_approve_for_team
 
 DECIDABLE = (Recommendation.State.OPEN, Recommendation.State.SNOOZED)
@@ -173,3 +180,63 @@ def recommendations_wake(*, today: date | None = None, now: datetime | None = No
         )
         woken += 1
     return woken
+
+
+def action_replannable(action: Action) -> bool:
+    """A dry-run rehearsal (skipped, dry run) of an approved change whose account has since left dry run."""
+    return action.state == Action.State.SKIPPED and action.dry_run and not action.account.dry_run
+
+
+@transaction.atomic
+def action_replan(*, action_id: int, user: AbstractBaseUser, now: datetime | None = None) -> Action:
+    """Plan a dry-run-skipped action again, for real, now that its account has left dry run."""
+    now = now or timezone.now()
+    action = Action.objects.select_for_update().select_related("account").get(pk=action_id)
+    if not user_can_approve_for_team(user, action.team_id):
+        raise RecommendationForbidden("Only an approver of the resource's team, or an admin, may re-plan this.")
+    if not action_replannable(action):
+        raise RecommendationInputError(
+            "action",
+            f"Action {action.pk} is {action.state}"
+            + (" and its account is still in dry run" if action.account.dry_run else "")
+            + ": only an action skipped as a dry run, whose account has left dry run, can be re-planned.",
+        )
+    from_state = action.state
+    rehearsal = action.result
+    action.state = Action.State.PLANNED
+    action.dry_run = False
+    action.result = {"dry_run_rehearsal": rehearsal} if rehearsal else {}
+    action.error = ""
+    action.next_window_at = None
+    action.save()
+    ActionTransition.objects.create(
+        action=action,
+        from_state=from_state,
+        to_state=Action.State.PLANNED,
+        user=user,
+        actor=user.get_username(),
+        reason=f"Re-planned for real: account {action.account.account_id} has left dry run",
+        at=now,
+    )
+    return action
+
+
+def user_can_set_window(user: AbstractBaseUser, team: Team) -> bool:
+    return user_can_approve_for_team(user, team.pk)
+
+
+@transaction.atomic
+def team_maintenance_window_set(*, team: Team, user: AbstractBaseUser, window: str) -> TeamSettings:
+    """Set (or, blank, clear) the team's maintenance window; its approvers and admins may."""
+    if not user_can_set_window(user, team):
+        raise RecommendationForbidden("Only an approver of the team, or an admin, may set its maintenance window.")
+    window = " ".join(window.split())
+    if window:
+        try:
+            parse_window(window)
+        except ValueError as error:
+            raise RecommendationInputError("maintenance_window", str(error)) from None
+    team_settings, _ = TeamSettings.objects.select_for_update().get_or_create(team=team)
+    team_settings.maintenance_window = window
+    team_settings.save()
+    return team_settings

@@ -64,3 +64,48 @@ def test_it_shows_the_evidence_and_approves_as_the_teams_approver(approver_page,
     assert Action.objects.get(recommendation=trainer).state == "planned"
     page.screenshot(path=str(tmp_path / "recommendations.png"), full_page=True)
     assert failures == []
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_sees_the_evidence_and_no_decision_buttons(signed_in_page, live_server):
+    page = signed_in_page
+    recommendations = recommendations_seed()
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
+    page.goto(f"{live_server.url}/recommendations/")
+    page.wait_for_load_state("networkidle")
+    for recommendation in recommendations.values():
+        page.click(f'#recommendations-table tr[data-recommendation="{recommendation.pk}"] td:nth-child(2)')
+        name = recommendation.resource.name if recommendation.resource else "asr-prod"
+        page.wait_for_selector(f"#recommendation-detail-name:has-text('{name}')")
+        assert page.locator("#recommendation-evidence, #recommendation-utilisation").count() >= 1
+        assert page.locator("#recommendation-no-decision").is_visible()
+        assert (
+            page.locator(
+                "#recommendation-decisions button, #decision-approve, #decision-reject, #decision-snooze"
+            ).count()
+            == 0
+        )
+    assert page.locator(".window-form").count() == 0, "a viewer sets no maintenance window"
+    assert failures == []
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_approver_sets_the_teams_maintenance_window(approver_page, live_server):
+    page, recommendations = approver_page
+    vision = recommendations["trainer"].team
+    page.goto(f"{live_server.url}/recommendations/")
+    field = page.locator(f"#window-{vision.pk}")
+    field.fill("Mars 02:00-04:00 Europe/Berlin")
+    page.locator('#maintenance-windows-table tr[data-team="vision"] button').click()
+    page.wait_for_selector(".messages li.error")
+    assert "Nothing changed for Vision" in page.locator(".messages li.error").inner_text()
+    page.locator(f"#window-{vision.pk}").fill("Sun 02:00-04:00 Europe/Berlin")
+    page.locator('#maintenance-windows-table tr[data-team="vision"] button').click()
+    page.wait_for_selector(".messages li.success")
+    assert page.locator('#maintenance-windows-table tr[data-team="vision"] td.window').inner_text() == (
+        "Sun 02:00-04:00 Europe/Berlin"
+    )
+    assert page.locator('#maintenance-windows-table tr[data-team="speech"] .window-form').count() == 0

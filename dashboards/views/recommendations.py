@@ -1,0 +1,427 @@
+"""The Recommendations page: KPIs, a filterable table, a detail panel with the utilisation chart, evidence,
+audit trail and action (estimated beside realised savings), decisions, re-planning after a dry run, and the
+teams' maintenance windows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Count, F, Sum
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.generic import TemplateView
+from django_tables2 import RequestConfig
+
+from capacity.api.recommendations import RecommendationFilterSet
+from capacity.models import Action, Recommendation, Resource, TeamSettings
+from capacity.selectors import resource_utilisation_hours
+from capacity.services.approvals import (
+    DECIDABLE,
+    RecommendationForbidden,
+    RecommendationInputError,
+    RecommendationStateError,
+    action_replan,
+    action_replannable,
+    recommendation_approve,
+    recommendation_reject,
+    recommendation_snooze,
+    team_maintenance_window_set,
+    user_can_set_window,
+)
+from dashboards import charts
+from dashboards.access import ViewerRequiredMixin
+from dashboards.tables import (
+    RecommendationSavingsByTeamTable,
+    RecommendationTable,
+    recommendation_resource_label,
+)
+from finops.models import Team
+from finops.roles import user_can_approve_for_team
+
+RECOMMENDATION_FILTERS = ("state", "team", "source", "kind")
+# Query parameters the page keeps when it links back to itself (after a decision, from a row to its detail).
+RECOMMENDATION_QUERY = (*RECOMMENDATION_FILTERS, "sort", "page")
+AWAITING_ACTION = (Action.State.PLANNED, Action.State.ANNOUNCED, Action.State.RUNNING)
+SNOOZE_DEFAULT_DAYS = 14
+DECISION_PAST = {"approve": "approved", "reject": "rejected", "snooze": "snoozed"}
+
+
+class RecommendationDecisionForm(forms.Form):
+    """A decision posted from a recommendation's detail panel; who may decide, and from which state, is the
+    service's question. A rejection must say why; a snooze needs its end date."""
+
+    recommendation = forms.IntegerField(widget=forms.HiddenInput)
+    command = forms.ChoiceField(choices=[(name, name) for name in DECISION_PAST])
+    reason = forms.CharField(required=False, max_length=2000, strip=True)
+    until = forms.DateField(required=False)
+    return_query = forms.CharField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("command") == "reject" and not data.get("reason"):
+            self.add_error("reason", "A rejection needs a reason.")
+        if data.get("command") == "snooze" and not data.get("until"):
+            self.add_error("until", "Choose the date the snooze ends.")
+        return data
+
+
+def recommendation_page_query(data, **extra) -> str:
+    """The page's own query string from `data` (GET, or a posted return_query): known parameters only."""
+    # An empty state is kept: it means any state, where a missing one means open.
+    params = [
+        (name, data[name])
+        for name in RECOMMENDATION_QUERY
+        if data.get(name) not in (None, "") or (name == "state" and name in data)
+    ]
+    params += [(name, value) for name, value in extra.items()]
+    return urlencode(params)
+
+
+def recommendations_summary() -> dict:
+    """The KPIs: open recommendations and their savings, approved ones awaiting their action, open savings by team."""
+    open_recommendations = Recommendation.objects.filter(state=Recommendation.State.OPEN)
+    by_team = (
+        open_recommendations.values("team__name")
+        .annotate(count=Count("pk"), savings=Sum("monthly_savings"))
+        .order_by(F("savings").desc(nulls_last=True), "team__name")
+    )
+    return {
+        "open": open_recommendations.aggregate(count=Count("pk"), savings=Sum("monthly_savings")),
+        "awaiting": Recommendation.objects.filter(
+            state=Recommendation.State.APPROVED, action__state__in=AWAITING_ACTION
+        ).aggregate(count=Count("pk"), savings=Sum("monthly_savings")),
+        "by_team": [{"team": row["team__name"], "count": row["count"], "savings": row["savings"]} for row in by_team],
+        "currencies": sorted(set(open_recommendations.values_list("currency", flat=True))),
+    }
+
+
+def _percent(value) -> str:
+    return f"{float(value):.1f}%"
+
+
+def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
+    """The evidence's scalar facts as (label, text) rows, known ones first and worded; structured parts
+    (thresholds, candidates, utilisation metrics) are shown by the template, and everything is in the raw JSON."""
+    rows: list[tuple[str, str]] = []
+    thresholds = evidence.get("thresholds") or {}
+    if "gpu_p95_percent" in evidence:
+        limit = thresholds.get("gpu_p95_percent")
+        below = f" (recommends below {limit:g}%)" if limit is not None else ""
+        rows.append(("GPU utilisation, p95 of hourly averages", _percent(evidence["gpu_p95_percent"]) + below))
+    if "gpu_memory_p95_percent" in evidence:
+        limit = thresholds.get("gpu_memory_p95_percent")
+        below = f" (recommends below {limit:g}%)" if limit is not None else ""
+        rows.append(("GPU memory, p95 of hourly averages", _percent(evidence["gpu_memory_p95_percent"]) + below))
+    if "gpu_memory_peak_percent" in evidence:
+        mib = evidence.get("gpu_memory_peak_mib")
+        rows.append(
+            ("GPU memory, peak", _percent(evidence["gpu_memory_peak_percent"]) + (f" ({mib:,.0f} MiB)" if mib else ""))
+        )
+    if "gpu_memory_required_mib" in evidence:
+        headroom = thresholds.get("memory_headroom")
+        plus = f" (peak + {headroom:.0%} headroom)" if headroom is not None else ""
+        rows.append(("GPU memory needed", f"{evidence['gpu_memory_required_mib']:,.0f} MiB{plus}"))
+    if "gpus_required" in evidence:
+        rows.append(("GPUs needed", str(evidence["gpus_required"])))
+    if "hours_used" in evidence and "hours_expected" in evidence:
+        used, expected = evidence["hours_used"], evidence["hours_expected"]
+        share = f" ({used / expected:.0%})" if expected else ""
+        minimum = thresholds.get("min_coverage")
+        needs = f", needs {minimum:.0%}" if minimum is not None else ""
+        rows.append(("Hours with GPU data", f"{used} of {expected}{share}{needs}"))
+    if evidence.get("lookback_start") and evidence.get("lookback_end"):
+        rows.append(("Window", f"{evidence['lookback_start'][:16]} – {evidence['lookback_end'][:16]} UTC"))
+    if evidence.get("lookback_days"):
+        rows.append(("Look-back", f"{evidence['lookback_days']} days"))
+    if evidence.get("current_performance_risk"):
+        rows.append(("Current performance risk", str(evidence["current_performance_risk"])))
+    if evidence.get("last_refresh"):
+        rows.append(("Compute Optimizer refreshed", str(evidence["last_refresh"])))
+    if evidence.get("idle"):
+        rows.append(("Idle (Compute Optimizer)", str(evidence["idle"])))
+    shown = {
+        "gpu_p95_percent", "gpu_memory_p95_percent", "gpu_memory_peak_percent", "gpu_memory_peak_mib",
+        "gpu_memory_required_mib", "gpus_required", "hours_used", "hours_expected", "lookback_start", "lookback_end",
+        "lookback_days", "current_performance_risk", "last_refresh", "idle", "thresholds", "candidates",
+        "utilization_metrics",
+    }  # fmt: skip
+    for key, value in sorted(evidence.items()):
+        if key not in shown and value not in (None, "", [], {}) and not isinstance(value, dict | list):
+            rows.append((key.replace("_", " ").capitalize(), str(value)))
+    return rows
+
+
+def recommendation_option_rows(options: list[dict]) -> list[dict]:
+    """The options a source offered, best first, in one shape: Compute Optimizer names the target
+    `configuration` and states a performance risk; Costplane names an `instance_type` and states none."""
+    return [
+        {
+            "rank": option.get("rank") or number,
+            "configuration": option.get("configuration") or option.get("instance_type") or "—",
+            "performance_risk": option.get("performance_risk"),
+            "monthly_savings": option.get("monthly_savings"),
+            "savings_basis": option.get("savings_basis", ""),
+            "hourly_usd": option.get("hourly_usd"),
+            "migration_effort": option.get("migration_effort") or "—",
+        }
+        for number, option in enumerate(options, start=1)
+    ]
+
+
+def recommendation_detail(*, pk: str) -> Recommendation:
+    """One recommendation with what its detail panel reads, or 404."""
+    recommendation = (
+        Recommendation.objects.select_related("account", "team", "resource")
+        .prefetch_related("transitions__user")
+        .filter(pk=pk)
+        .first()
+        if str(pk).isdigit()
+        else None
+    )
+    if recommendation is None:
+        raise Http404("No such recommendation.")
+    return recommendation
+
+
+UTILISATION_DEFAULT_DAYS = 14
+
+
+def recommendation_lookback(recommendation: Recommendation) -> tuple[datetime, datetime]:
+    """The hours the recommendation was judged on: the evidence's look-back when it states one (Costplane's
+    GPU right-sizing does), else the 14 days before it was last seen (Compute Optimizer's default)."""
+    evidence = recommendation.evidence or {}
+    try:
+        return datetime.fromisoformat(evidence["lookback_start"]), datetime.fromisoformat(evidence["lookback_end"])
+    except (KeyError, TypeError, ValueError):
+        end = recommendation.last_seen.replace(minute=0, second=0, microsecond=0)
+        return end - timedelta(days=UTILISATION_DEFAULT_DAYS), end
+
+
+def recommendation_utilisation_chart(recommendation: Recommendation) -> dict:
+    """The resource's hourly utilisation over the look-back, as chart HTML, or why there is none."""
+    start, end = recommendation_lookback(recommendation)
+    context = {"utilisation_start": start, "utilisation_end": end, "utilisation_chart": ""}
+    resource = recommendation.resource
+    if resource is None:
+        context["utilisation_missing"] = "The resource is not in Costplane's inventory: no utilisation is stored."
+        return context
+    frame = resource_utilisation_hours(resource=resource, start=start, end=end)
+    values = frame[["average", "total"]]
+    if frame.empty or not values.notna().any().any():
+        context["utilisation_missing"] = "CloudWatch published no datapoints for this resource in the look-back."
+        return context
+    invocations = resource.kind == Resource.Kind.SAGEMAKER_ENDPOINT
+    context["utilisation_chart"] = charts.to_html(
+        charts.resource_utilisation(frame, start=start, end=end, invocations=invocations)
+    )
+    return context
+
+
+def maintenance_windows(user) -> list[dict]:
+    """Every team, its maintenance window and whether `user` may set it."""
+    windows = dict(TeamSettings.objects.values_list("team_id", "maintenance_window"))
+    return [
+        {"team": team, "window": windows.get(team.pk, ""), "can_set": user_can_set_window(user, team)}
+        for team in Team.objects.order_by("name")
+    ]
+
+
+class RecommendationsView(ViewerRequiredMixin, TemplateView):
+    """Recommendations to approve, reject or snooze: KPIs, a filterable table and a detail panel per row.
+
+    One view, several renderings: the full page; the list panel (filters, table, pages) for its htmx form and
+    links (HX-Target recommendations-list); a recommendation's detail (`?recommendation=<pk>`, HX-Target
+    recommendation-detail) with its evidence, audit trail and action, which the full page also shows when opened
+    with that parameter. Decisions are plain POST forms calling capacity.services.approvals, then a redirect
+    back to the page with the same filters and the detail open.
+    """
+
+    template_name = "dashboards/recommendations.html"
+    list_template = "dashboards/_recommendation_list.html"
+    detail_template = "dashboards/_recommendation_detail.html"
+    forbidden_template = "dashboards/_recommendation_forbidden.html"
+    per_page = 25
+
+    def get(self, request, *args, **kwargs):
+        htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+        target = request.headers.get("HX-Target", "")
+        if htmx and target == "recommendation-detail":
+            response = render(request, self.detail_template, self.detail_context(request.GET.get("recommendation", "")))
+        elif htmx and target == "recommendations-list":
+            response = render(request, self.list_template, self.list_context())
+        else:
+            response = super().get(request, *args, **kwargs)
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("command") == "window":
+            return self.window_post(request)
+        if request.POST.get("command") == "replan":
+            return self.replan_post(request)
+        form = RecommendationDecisionForm(request.POST)
+        pk = request.POST.get("recommendation", "")
+        recommendation = recommendation_detail(pk=pk)
+        if not user_can_approve_for_team(request.user, recommendation.team_id):
+            return self.forbidden(recommendation)
+        back_query = QueryDict(request.POST.get("return_query", ""))
+        back = f"{reverse('dashboards:recommendations')}?"
+        back += recommendation_page_query(back_query, recommendation=recommendation.pk) + "#recommendation-detail"
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, f"Nothing changed: {error}")
+            return redirect(back)
+        command, reason = form.cleaned_data["command"], form.cleaned_data["reason"]
+        label = f"{recommendation_resource_label(recommendation)} ({recommendation.current_configuration or '—'})"
+        try:
+            if command == "approve":
+                action = recommendation_approve(recommendation_id=recommendation.pk, user=request.user, reason=reason)
+                done = f"Approved {label}: action {action.pk} is planned (dry run)."
+            elif command == "reject":
+                recommendation_reject(recommendation_id=recommendation.pk, user=request.user, reason=reason)
+                done = f"Rejected {label}."
+            else:
+                until = form.cleaned_data["until"]
+                recommendation_snooze(
+                    recommendation_id=recommendation.pk, user=request.user, until=until, reason=reason
+                )
+                done = f"Snoozed {label} until {until.isoformat()}."
+        except RecommendationForbidden:
+            return self.forbidden(recommendation)
+        except RecommendationStateError as error:
+            messages.warning(
+                request,
+                f"Nothing changed: this recommendation is {error.state}, and only open or snoozed ones can be "
+                f"{DECISION_PAST[command]}.",
+            )
+        except RecommendationInputError as error:
+            messages.error(request, f"Nothing changed: {error}")
+        else:
+            messages.success(request, done)
+        return redirect(back)
+
+    def window_post(self, request):
+        team_id = request.POST.get("team", "")
+        team = Team.objects.filter(pk=team_id).first() if team_id.isdigit() else None
+        if team is None:
+            raise Http404("No such team.")
+        try:
+            saved = team_maintenance_window_set(team=team, user=request.user, window=request.POST.get("window", ""))
+        except RecommendationForbidden as error:
+            messages.error(request, f"Nothing changed: {error}")
+        except RecommendationInputError as error:
+            messages.error(request, f"Nothing changed for {team.name}: {error}")
+        else:
+            window = saved.maintenance_window
+            messages.success(
+                request,
+                f"{team.name}'s maintenance window is now {window}."
+                if window
+                else f"{team.name} has no maintenance window now: its approved actions wait until it sets one.",
+            )
+        return redirect(f"{reverse('dashboards:recommendations')}#maintenance-windows")
+
+    def replan_post(self, request):
+        action = Action.objects.select_related("recommendation").filter(pk=request.POST.get("action") or 0).first()
+        if action is None or action.recommendation is None:
+            raise Http404("No such action.")
+        back_query = QueryDict(request.POST.get("return_query", ""))
+        back = f"{reverse('dashboards:recommendations')}?"
+        back += recommendation_page_query(back_query, recommendation=action.recommendation_id)
+        back += "#recommendation-detail"
+        try:
+            action_replan(action_id=action.pk, user=request.user)
+        except RecommendationForbidden:
+            return self.forbidden(action.recommendation)
+        except RecommendationInputError as error:
+            messages.error(request, f"Nothing changed: {error}")
+        else:
+            messages.success(request, f"Action {action.pk} is planned again, for real: it runs in the team's window.")
+        return redirect(back)
+
+    def forbidden(self, recommendation: Recommendation):
+        context = {"recommendation": recommendation, "team": recommendation.team}
+        return render(self.request, self.forbidden_template, context, status=403)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["has_recommendations"] = Recommendation.objects.exists()
+        if not context["has_recommendations"]:
+            return context
+        context["summary"] = recommendations_summary()
+        context["summary_table"] = RecommendationSavingsByTeamTable(context["summary"]["by_team"])
+        context["windows"] = maintenance_windows(self.request.user)
+        context.update(self.list_context())
+        if self.request.GET.get("recommendation"):
+            context.update(self.detail_context(self.request.GET["recommendation"]), detail=True)
+        return context
+
+    def list_context(self) -> dict:
+        """RecommendationFilterSet (the API's) over GET; the state defaults to open, `state=` means any."""
+        data = self.request.GET.copy()
+        if "state" not in data:
+            data["state"] = Recommendation.State.OPEN
+        queryset = Recommendation.objects.select_related("account", "team", "resource").order_by(
+            F("monthly_savings").desc(nulls_last=True), "id"
+        )
+        filterset = RecommendationFilterSet(
+            {name: data[name] for name in RECOMMENDATION_FILTERS if data.get(name)}, queryset=queryset
+        )
+        query = recommendation_page_query(data)
+        table = RecommendationTable(
+            filterset.qs if filterset.is_valid() else queryset.none(),
+            detail_url=f"{reverse('dashboards:recommendations')}?{query}{'&' if query else ''}",
+            selected=self.request.GET.get("recommendation"),
+        )
+        RequestConfig(self.request, paginate={"per_page": self.per_page}).configure(table)
+        return {
+            "recommendations_table": table,
+            "filters": {name: data.get(name, "") for name in RECOMMENDATION_FILTERS},
+            "filter_errors": [f"{field}: {error}" for field, errors in filterset.errors.items() for error in errors],
+            "state_choices": Recommendation.State.choices,
+            "source_choices": Recommendation.Source.choices,
+            "kind_choices": Recommendation.Kind.choices,
+            "team_choices": list(
+                Team.objects.filter(recommendations__isnull=False)
+                .distinct()
+                .order_by("name")
+                .values_list("slug", "name")
+            ),
+        }
+
+    def detail_context(self, pk: str) -> dict:
+        recommendation = recommendation_detail(pk=pk)
+        action = (
+            Action.objects.filter(recommendation=recommendation)
+            .select_related("account")
+            .prefetch_related("transitions__user")
+            .first()
+        )
+        today = timezone.now().date()
+        evidence = recommendation.evidence or {}
+        can_decide = user_can_approve_for_team(self.request.user, recommendation.team_id)
+        return recommendation_utilisation_chart(recommendation) | {
+            "recommendation": recommendation,
+            "resource_label": recommendation_resource_label(recommendation),
+            "transitions": list(recommendation.transitions.all()),
+            "action": action,
+            "action_transitions": list(action.transitions.all()) if action else [],
+            "evidence_rows": recommendation_evidence_rows(evidence),
+            "thresholds": evidence.get("thresholds") or {},
+            "candidates": evidence.get("candidates") or [],
+            "utilization_metrics": evidence.get("utilization_metrics") or [],
+            "options": recommendation_option_rows(recommendation.options or []),
+            "can_decide": can_decide,
+            "can_replan": bool(action) and can_decide and action_replannable(action),
+            "decidable": recommendation.state in DECIDABLE,
+            "snooze_default": today + timedelta(days=SNOOZE_DEFAULT_DAYS),
+            "snooze_min": today + timedelta(days=1),
+            "return_query": recommendation_page_query(self.request.GET),
+        }
