@@ -1,4 +1,5 @@
-"""Recommendations and actions: read-only lists, and one command view each for approve, reject and snooze."""
+"""Recommendations and actions: read-only lists, one command view each for approve, reject and snooze, and
+re-planning an action rehearsed in dry run once its account has left dry run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from capacity.services.approvals import (
     RecommendationForbidden,
     RecommendationInputError,
     RecommendationStateError,
+    action_replan,
     recommendation_approve,
     recommendation_reject,
     recommendation_snooze,
@@ -84,6 +86,9 @@ class ActionSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(source="account.account_id", read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     monthly_savings = serializers.DecimalField(**MONEY_FIELD)
+    realised_monthly_savings = serializers.DecimalField(
+        **MONEY_FIELD, help_text="Measured from billing after the change (null until measured; never estimated)."
+    )
     transitions = ActionTransitionSerializer(many=True, read_only=True)
     kind = serializers.CharField(read_only=True, help_text="rightsize or idle")
 
@@ -91,7 +96,9 @@ class ActionSerializer(serializers.ModelSerializer):
         model = Action
         fields = [
             "id", "recommendation", "kind", "state", "account_id", "region", "resource_type", "resource_arn",
-            "resource", "team", "parameters", "dry_run", "monthly_savings", "created_at", "updated_at", "transitions",
+            "resource", "team", "parameters", "dry_run", "monthly_savings", "realised_monthly_savings",
+            "realised_measured_at", "old_configuration", "new_configuration", "next_window_at", "executed_at",
+            "error", "result", "created_at", "updated_at", "transitions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -189,3 +196,24 @@ class RecommendationSnoozeView(RecommendationCommandView):
         return recommendation_snooze(
             recommendation_id=recommendation_id, user=user, until=data["until"], reason=data["reason"]
         )
+
+
+class ActionReplanView(APIView):
+    """Plan again, for real, an action skipped as a dry run, once its account has left dry run."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: ActionSerializer, 400: ERRORS, 403: ERRORS, 404: ERRORS},
+        operation_id="action_replan",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        get_object_or_404(Action, pk=pk)
+        try:
+            action_replan(action_id=pk, user=request.user)
+        except RecommendationForbidden as error:
+            return Response({"errors": {"detail": [str(error)]}}, status=403)
+        except RecommendationInputError as error:
+            return Response({"errors": {error.field: [str(error)]}}, status=400)
+        return Response(ActionSerializer(ActionViewSet.queryset.get(pk=pk)).data)

@@ -35,4 +35,5 @@ urlpatterns = [
         recommendations.RecommendationSnoozeView.as_view(),
         name="recommendation-snooze",
     ),
+    re_path(r"^actions/(?P<pk>[0-9]+)/replan/?$", recommendations.ActionReplanView.as_view(), name="action-replan"),
 ]
