@@ -5,13 +5,12 @@ from capacity.models import (
     ActionTransition,
     CollectionRun,
     InstanceTypeInfo,
-    Notification,
+    Policy,
     Price,
     Recommendation,
     RecommendationTransition,
     Resource,
     ServiceQuota,
-    TeamChannel,
     TeamSettings,
 )
 
@@ -99,14 +98,14 @@ class TeamSettingsAdmin(admin.ModelAdmin):
     list_display = ["team", "maintenance_window"]
 
 
-@admin.register(TeamChannel)
-class TeamChannelAdmin(admin.ModelAdmin):
-    list_display = ["team", "webhook_url", "min_savings", "enabled"]
-    list_filter = ["enabled", "team"]
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    """Read-only: policies are edited through the API and pages, whose service validates the schedule grammar."""
 
+    list_display = ["name", "action", "trigger", "enabled", "dry_run", "include_prod", "grace_minutes", "updated_at"]
+    list_filter = ["action", "trigger", "enabled", "dry_run"]
+    search_fields = ["name", "description"]
+    readonly_fields = [field.name for field in Policy._meta.fields] + ["accounts"]
 
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["recommendation", "channel", "status", "response_status", "sent_at"]
-    list_filter = ["status"]
-    readonly_fields = [field.name for field in Notification._meta.fields]
+    def has_add_permission(self, request) -> bool:
+        return False

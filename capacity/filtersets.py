@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from capacity.models import InstanceTypeInfo, Price, Resource, ServiceQuota
+from capacity.models import InstanceTypeInfo, Policy, Price, Resource, ServiceQuota
 
 
 class ResourceFilterSet(django_filters.FilterSet):
@@ -47,3 +47,11 @@ class ServiceQuotaFilterSet(django_filters.FilterSet):
     class Meta:
         model = ServiceQuota
         fields = ["account", "region", "service_code", "quota_code"]
+
+
+class PolicyFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Policy
+        fields = ["name", "enabled", "dry_run", "action", "trigger"]

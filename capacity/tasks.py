@@ -111,3 +111,34 @@ def realised_savings_measure() -> int:
     """Measure the realised savings of done actions once a week of billing after the change is in (a read:
     deliberately not named "action*", so it runs on the compute queue, not behind long resizes)."""
     return actions_service.actions_realised_savings_measure()
+
+
+@shared_task
+def alerts_evaluate() -> dict:
+    """Run every alert source: open, refresh and resolve alerts and notify their channels."""
+    from capacity.services.alerts import alerts_evaluate as evaluate
+
+    return evaluate()
+
+
+@shared_task
+def policies_run() -> dict:
+    """Evaluate every enabled policy (each under its row lock), then queue the policy actions whose grace period is
+    over (a read and short writes: named without "action", so it runs on the compute queue)."""
+    from capacity.services.actions.policy import policy_actions_due
+    from capacity.services.policies import policies_evaluate
+
+    evaluated = policies_evaluate()
+    due = policy_actions_due()
+    for action_id in due:
+        action_execute_task.delay(action_id)
+    return {"policies": len(evaluated), "queued": due}
+
+
+@shared_task
+def leases_sweep() -> dict:
+    """Resolve running actions whose worker was lost, by looking at AWS (compute queue: it must not wait behind the
+    long resizes it is checking on)."""
+    from capacity.services.actions.recovery import actions_lease_sweep
+
+    return actions_lease_sweep()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import task_failure, task_retry, task_success
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -29,3 +31,29 @@ def _configure(sender: Celery, **kwargs) -> None:
         # The filesystem transport expects its folders to exist before the first message.
         for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
             os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
+
+
+def _task_outcome_count(task, outcome: str) -> None:
+    from finops.services.task_counts import celery_task_outcome_record
+
+    name = getattr(task, "name", None) or str(task)
+    try:
+        celery_task_outcome_record(task=name, outcome=outcome)
+    except Exception:
+        # Counting is bookkeeping for /metrics: a database hiccup here must not fail or retry the task itself.
+        logging.getLogger(__name__).exception("Could not count %s of %s", outcome, name)
+
+
+@task_success.connect
+def _count_success(sender=None, **kwargs) -> None:
+    _task_outcome_count(sender, "success")
+
+
+@task_failure.connect
+def _count_failure(sender=None, **kwargs) -> None:
+    _task_outcome_count(sender, "failure")
+
+
+@task_retry.connect
+def _count_retry(sender=None, **kwargs) -> None:
+    _task_outcome_count(sender, "retry")

@@ -57,10 +57,47 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.actions_due",
         "schedule": crontab(minute="*/5"),
     },
+    # Policies: off-hours boundaries fall on whole hours (or any minute) in the policy's zone and a grace period
+    # follows each announcement; evaluating every 5 minutes acts within 5 minutes of a boundary or of the end of a
+    # grace period, and each policy's row lock keeps two beats from acting twice.
+    "capacity-policies": {
+        "task": "capacity.tasks.policies_run",
+        "schedule": crontab(minute="*/5"),
+    },
+    # A worker killed mid-action leaves it running; its lease (COSTPLANE_ACTION_LEASE_MINUTES, 15 by default)
+    # is refreshed while it works. Sweeping every 5 minutes resolves a lost one within a lease and 5 minutes.
+    "capacity-action-leases": {
+        "task": "capacity.tasks.leases_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
     # Realised savings need a week of billing after a change, and billing lands a few times a day; once a
     # day, after the 00:15 ingestion run, measures each done action on the first day its week is complete.
     "capacity-realised-savings": {
         "task": "capacity.tasks.realised_savings_measure",
         "schedule": crontab(minute=0, hour=6),
+    },
+    # Alerts: stale ingestion, unallocated share, failed actions, quota headroom, budgets and anomalies. Their
+    # inputs change hourly at most; every 15 minutes tells people within a quarter hour and costs a few reads.
+    "alerts-evaluate": {
+        "task": "capacity.tasks.alerts_evaluate",
+        "schedule": crontab(minute="*/15"),
+    },
+    # A webhook or mail server that was down gets each failed notification again every 10 minutes (up to
+    # COSTPLANE_NOTIFY_MAX_ATTEMPTS tries): long enough for a blip to pass, short enough to matter.
+    "notifications-retry": {
+        "task": "finops.tasks.notifications_retry",
+        "schedule": crontab(minute="*/10"),
+    },
+    # Cost anomalies are judged per complete UTC day; once a day, after the 00:15 ingestion run has brought
+    # in yesterday, finds them within hours (re-checking the last few days, which AWS revises) on the compute queue.
+    "cost-anomalies-detect": {
+        "task": "finops.tasks.cost_anomalies_detect",
+        "schedule": crontab(minute=45, hour=2),
+    },
+    # AWS Cost Anomaly Detection evaluates about once a day too; reading it daily (each page a billable Cost
+    # Explorer request) shows AWS's anomalies beside ours on the same morning.
+    "cost-anomalies-aws-ingest": {
+        "task": "finops.tasks.cost_anomalies_aws_ingest_all",
+        "schedule": crontab(minute=55, hour=2),
     },
 }

@@ -8,6 +8,7 @@ switches on when its variables are set; nothing exists only in production.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -239,19 +240,77 @@ COSTPLANE_SANDBOX_SIZE = env_choice("COSTPLANE_SANDBOX_SIZE", "small", ("small",
 # Where the sandbox's moto server listens; `make run` starts it. Blank: in-process (tests).
 COSTPLANE_SANDBOX_ENDPOINT = env_str("COSTPLANE_SANDBOX_ENDPOINT", "")
 COSTPLANE_TEAM_TAG_KEY = env_str("COSTPLANE_TEAM_TAG_KEY", "team")
+# Policies skip resources whose tag under this key says `prod` unless the policy includes prod explicitly.
+COSTPLANE_ENVIRONMENT_TAG_KEY = env_str("COSTPLANE_ENVIRONMENT_TAG_KEY", "environment")
+# A running action whose worker has not refreshed its heartbeat for this long is resolved by looking at AWS.
+COSTPLANE_ACTION_LEASE_MINUTES = env_int("COSTPLANE_ACTION_LEASE_MINUTES", 15, minimum=1)
 COSTPLANE_ALLOCATION_TAG_KEYS = env_list("COSTPLANE_ALLOCATION_TAG_KEYS", ["team", "project", "environment"])
 COSTPLANE_BACKFILL_MONTHS = env_int("COSTPLANE_BACKFILL_MONTHS", 13, minimum=1)
 COSTPLANE_REVISION_DAYS = env_int("COSTPLANE_REVISION_DAYS", 3, minimum=0)
 # How long /healthz waits for the broker before calling it down.
 COSTPLANE_HEALTH_TIMEOUT = env_int("COSTPLANE_HEALTH_TIMEOUT", 3, minimum=1)
 
+# --- Cost anomalies (finops/anomalies.py) -----------------------------------------------------
+# A day is anomalous when (cost − median of the same weekday over the previous 8 weeks) is at least this
+# many robust standard deviations (1.4826 × MAD) ...
+COSTPLANE_ANOMALY_SCORE = env_int("COSTPLANE_ANOMALY_SCORE", 4, minimum=1)
+# ... and at least this many USD above that median: small absolute wobbles are never worth a look.
+COSTPLANE_ANOMALY_MIN_IMPACT = env_int("COSTPLANE_ANOMALY_MIN_IMPACT", 50, minimum=0)
+# Complete days re-examined on every run: AWS revises the most recent days.
+COSTPLANE_ANOMALY_LOOKBACK_DAYS = env_int("COSTPLANE_ANOMALY_LOOKBACK_DAYS", 3, minimum=1)
+# Feedback "expected" or "not an anomaly" suppresses new anomalies of the same service/account/team for
+# this many days, unless the day's cost is more than COSTPLANE_ANOMALY_SUPPRESS_RISE_PERCENT above the
+# acknowledged day's cost.
+COSTPLANE_ANOMALY_SUPPRESS_DAYS = env_int("COSTPLANE_ANOMALY_SUPPRESS_DAYS", 14, minimum=0)
+COSTPLANE_ANOMALY_SUPPRESS_RISE_PERCENT = env_int("COSTPLANE_ANOMALY_SUPPRESS_RISE_PERCENT", 25, minimum=0)
+
+# --- Alerts, notifications and /metrics -------------------------------------------------------
+# Stale ingestion: an enabled account with no successful ingestion run for this many hours. Ingestion
+# runs every 8 hours, so 36 hours means several runs in a row failed or never ran.
+COSTPLANE_ALERT_STALE_INGESTION_HOURS = env_int("COSTPLANE_ALERT_STALE_INGESTION_HOURS", 36, minimum=1)
+# Unallocated share: percent of the last complete 7 days' cost without the team tag.
+COSTPLANE_ALERT_UNALLOCATED_PERCENT = env_int("COSTPLANE_ALERT_UNALLOCATED_PERCENT", 20, minimum=0)
+# Quota headroom: alert when less than this percent of a quota is left.
+COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT = env_int("COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT", 10, minimum=0)
+# Seconds a webhook may take to answer before the send counts as failed (and is retried).
+COSTPLANE_NOTIFY_TIMEOUT = env_int("COSTPLANE_NOTIFY_TIMEOUT", 10, minimum=1)
+# Failed notifications are retried every 10 minutes until this many tries.
+COSTPLANE_NOTIFY_MAX_ATTEMPTS = env_int("COSTPLANE_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+# Base URL of the UI, for links in notifications (blank: no links).
+COSTPLANE_BASE_URL = env_str("COSTPLANE_BASE_URL", "").rstrip("/")
+# /metrics: a Bearer token when set; and only from these client addresses or networks.
+COSTPLANE_METRICS_TOKEN = env_str("COSTPLANE_METRICS_TOKEN", "")
+COSTPLANE_METRICS_ALLOW = env_list("COSTPLANE_METRICS_ALLOW", ["127.0.0.1", "::1"])
+for _network in COSTPLANE_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"COSTPLANE_METRICS_ALLOW: {_network!r} is not an address or network.") from None
+# Email for channels with an address; without EMAIL_HOST mail is printed to the console (make run).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "costplane@localhost")
+EMAIL_TIMEOUT = COSTPLANE_NOTIFY_TIMEOUT
+
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = {"text": "plain", "json": "json"}[env_choice("COSTPLANE_LOG_FORMAT", "text", ("text", "json"))]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object a line (time, level, logger, message, exc) for log shippers.
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own console handler would print each of its records a second time.

@@ -7,6 +7,9 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboards:unit_economics", "Unit economics"),
     ("dashboards:capacity", "Capacity"),
     ("dashboards:recommendations", "Recommendations"),
-    ("dashboards:schedules", "Schedules"),
+    ("dashboards:schedules", "Policies"),
+    ("dashboards:alerts", "Alerts"),
+    ("dashboards:budgets", "Budgets"),
+    ("dashboards:anomalies", "Anomalies"),
     ("dashboards:accounts", "Accounts"),
 )

@@ -36,3 +36,29 @@ def ingestion_schedule_all() -> None:
 def cost_explorer_ingest(account_id: int) -> None:
     account = CloudAccount.objects.get(pk=account_id)
     cost_explorer_services.cost_explorer_ingest(account=account)
+
+
+@shared_task
+def notifications_retry() -> int:
+    """Send failed notifications again; returns how many went through."""
+    from django.conf import settings
+
+    from finops.services.notifications import notifications_retry as retry
+
+    return retry(max_attempts=settings.COSTPLANE_NOTIFY_MAX_ATTEMPTS)
+
+
+@shared_task
+def cost_anomalies_detect(lookback_days: int | None = None) -> int:
+    """Detect cost anomalies over the last complete days (a longer look-back fills a new install's history)."""
+    from finops.services.anomalies import cost_anomalies_detect as detect
+
+    return len(detect(lookback_days=lookback_days))
+
+
+@shared_task
+def cost_anomalies_aws_ingest_all() -> dict[str, int]:
+    """Read Cost Anomaly Detection's anomalies for every management account with Cost Explorer enabled."""
+    from finops.services.anomalies import cost_anomalies_aws_ingest_all as ingest
+
+    return ingest()

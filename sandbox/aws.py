@@ -6,7 +6,8 @@ goes on to moto (server mode or `mock_aws`). Like Stubber, each request is valid
 operation's input shape and each response against its output shape before it is returned, so a
 malformed answer raises instead of reaching the product.
 
-Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports),
+Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports) and
+GetAnomalies (spikes in the same lines, see sandbox/anomalies.py),
 Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids), Pricing
 GetProducts (the sandbox's rate table), Service Quotas GetServiceQuota / ListServiceQuotas (per
 account and region) and Compute Optimizer's Get*Recommendations (per account and region, see
@@ -31,7 +32,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from sandbox import compute_optimizer, cost_explorer, organizations, pricing, quotas
+from sandbox import anomalies, compute_optimizer, cost_explorer, organizations, pricing, quotas
 from sandbox.dataset import dataset_from_environment
 from sandbox.errors import AwsError
 
@@ -46,8 +47,12 @@ def _cost_and_usage(request: dict) -> dict:
     return cost_explorer.get_cost_and_usage(dataset_from_environment().cost_data, request)
 
 
+def _anomalies(request: dict) -> dict:
+    return anomalies.get_anomalies(dataset_from_environment().cost_data, request)
+
+
 ANSWERS: dict[str, dict[str, Answer]] = {
-    "cost-explorer": {"GetCostAndUsage": _cost_and_usage},
+    "cost-explorer": {"GetCostAndUsage": _cost_and_usage, "GetAnomalies": _anomalies},
     "organizations": {
         "ListAccounts": organizations.list_accounts,
         "DescribeOrganization": organizations.describe_organization,

@@ -41,11 +41,11 @@ class RecommendationFilterSet(django_filters.FilterSet):
 class ActionFilterSet(django_filters.FilterSet):
     account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
     team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
-    kind = django_filters.CharFilter(label="rightsize or idle")
+    kind = django_filters.CharFilter(label="rightsize, idle, stop, start, delete, recreate, scale_to_zero, restore")
 
     class Meta:
         model = Action
-        fields = ["state", "team", "kind", "account", "region", "recommendation"]
+        fields = ["state", "team", "kind", "account", "region", "recommendation", "policy"]
 
 
 class RecommendationTransitionSerializer(serializers.ModelSerializer):
@@ -89,8 +89,13 @@ class ActionSerializer(serializers.ModelSerializer):
     realised_monthly_savings = serializers.DecimalField(
         **MONEY_FIELD, help_text="Measured from billing after the change (null until measured; never estimated)."
     )
+    hourly_saving = serializers.DecimalField(
+        **MONEY_FIELD, help_text="Policy actions: estimated from on-demand prices (null when no price is known)."
+    )
     transitions = ActionTransitionSerializer(many=True, read_only=True)
-    kind = serializers.CharField(read_only=True, help_text="rightsize or idle")
+    kind = serializers.CharField(
+        read_only=True, help_text="rightsize or idle (approvals); stop, start, delete, recreate, scale_to_zero, restore"
+    )
 
     class Meta:
         model = Action
@@ -98,7 +103,8 @@ class ActionSerializer(serializers.ModelSerializer):
             "id", "recommendation", "kind", "state", "account_id", "region", "resource_type", "resource_arn",
             "resource", "team", "parameters", "dry_run", "monthly_savings", "realised_monthly_savings",
             "realised_measured_at", "old_configuration", "new_configuration", "next_window_at", "executed_at",
-            "error", "result", "created_at", "updated_at", "transitions",
+            "error", "result", "policy", "reason", "hourly_saving", "transition_at", "run_after", "attempts",
+            "created_at", "updated_at", "transitions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -116,7 +122,7 @@ class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ActionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Actions planned from approved recommendations, newest first."""
+    """Actions: planned from approved recommendations, or made by policies; newest first."""
 
     queryset = Action.objects.select_related("account", "team").prefetch_related("transitions")
     serializer_class = ActionSerializer

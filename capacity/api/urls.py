@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from capacity.api import recommendations, views
+from capacity.api import policies, recommendations, views
 from capacity.api.reports import AllocationWithIdleReportView, UnitCostReportView
 
 
@@ -15,6 +15,7 @@ def register(router: DefaultRouter) -> None:
     router.register("collection-runs", views.CollectionRunViewSet, basename="collection-run")
     router.register("recommendations", recommendations.RecommendationViewSet, basename="recommendation")
     router.register("actions", recommendations.ActionViewSet, basename="action")
+    router.register("policies", policies.PolicyViewSet, basename="policy")
 
 
 urlpatterns = [
@@ -36,4 +37,6 @@ urlpatterns = [
         name="recommendation-snooze",
     ),
     re_path(r"^actions/(?P<pk>[0-9]+)/replan/?$", recommendations.ActionReplanView.as_view(), name="action-replan"),
+    re_path(r"^policies/(?P<pk>[0-9]+)/preview/?$", policies.PolicyPreviewView.as_view(), name="policy-preview"),
+    re_path(r"^actions/(?P<pk>[0-9]+)/snooze/?$", policies.ActionSnoozeView.as_view(), name="action-snooze"),
 ]

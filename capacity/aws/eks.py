@@ -20,3 +20,20 @@ def node_groups(client: BaseClient, *, count: RequestCount | None = None) -> Ite
                     if count is not None:
                         count.requests += 1
                     yield response["nodegroup"]
+
+
+def node_group(client: BaseClient, *, cluster: str, name: str) -> dict[str, Any]:
+    """DescribeNodegroup's `nodegroup`."""
+    return with_backoff(client.describe_nodegroup, clusterName=cluster, nodegroupName=name)["nodegroup"]
+
+
+def node_group_size_set(
+    client: BaseClient, *, cluster: str, name: str, minimum: int, desired: int, maximum: int
+) -> None:
+    """UpdateNodegroupConfig scalingConfig (EKS needs maxSize >= 1: a group at zero keeps its maximum)."""
+    with_backoff(
+        client.update_nodegroup_config,
+        clusterName=cluster,
+        nodegroupName=name,
+        scalingConfig={"minSize": minimum, "desiredSize": desired, "maxSize": maximum},
+    )

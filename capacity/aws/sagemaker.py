@@ -95,3 +95,44 @@ def endpoint_config_create(
 
 def endpoint_update(client: BaseClient, *, name: str, config_name: str) -> dict[str, Any]:
     return with_backoff(client.update_endpoint, EndpointName=name, EndpointConfigName=config_name)
+
+
+# --- Policies: notebook stop/start, endpoint delete/recreate (capacity/services/actions/policy.py) -------------
+
+
+def notebook(client: BaseClient, name: str) -> dict[str, Any]:
+    """DescribeNotebookInstance."""
+    return with_backoff(client.describe_notebook_instance, NotebookInstanceName=name)
+
+
+def notebook_stop(client: BaseClient, name: str) -> None:
+    with_backoff(client.stop_notebook_instance, NotebookInstanceName=name)
+
+
+def notebook_start(client: BaseClient, name: str) -> None:
+    with_backoff(client.start_notebook_instance, NotebookInstanceName=name)
+
+
+def endpoint_described(client: BaseClient, name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None when SageMaker does not know the endpoint (deleted)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return with_backoff(client.describe_endpoint, EndpointName=name)
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", "")
+        if error.response.get("Error", {}).get("Code") == "ValidationException" and "ould not find" in message:
+            return None
+        raise
+
+
+def endpoint_delete(client: BaseClient, name: str) -> None:
+    """DeleteEndpoint: the EndpointConfig (and the model) stay, so the endpoint can be created again."""
+    with_backoff(client.delete_endpoint, EndpointName=name)
+
+
+def endpoint_create(client: BaseClient, *, name: str, config_name: str, tags: dict[str, str]) -> dict[str, Any]:
+    params: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config_name}
+    if tags:
+        params["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items() if not key.startswith("aws:")]
+    return with_backoff(client.create_endpoint, **params)

@@ -1,13 +1,12 @@
 from capacity.models.demand import GpuDemandDay, GpuDemandForecast
 from capacity.models.inventory import InstanceTypeInfo, Resource
+from capacity.models.policies import Policy
 from capacity.models.prices import Price, ServiceQuota
 from capacity.models.recommendations import (
     Action,
     ActionTransition,
-    Notification,
     Recommendation,
     RecommendationTransition,
-    TeamChannel,
 )
 from capacity.models.runs import CollectionRun
 from capacity.models.settings import TeamSettings
@@ -20,13 +19,12 @@ __all__ = [
     "GpuDemandDay",
     "GpuDemandForecast",
     "InstanceTypeInfo",
-    "Notification",
+    "Policy",
     "Price",
     "Recommendation",
     "RecommendationTransition",
     "Resource",
     "ServiceQuota",
-    "TeamChannel",
     "TeamSettings",
     "UtilisationHour",
 ]

@@ -97,9 +97,22 @@ class RecommendationTransition(models.Model):
 class Action(models.Model):
     """A change to carry out, made when a recommendation is approved (ARCHITECTURE.md, "Actions").
 
-    planned -> announced -> running -> done | failed | rolled_back; or skipped. Only `planned` is made
-    here: the execution engine picks planned actions up. Each recommendation has at most one action.
+    planned -> announced -> running -> done | failed | rolled_back; or skipped. An approval makes a `planned`
+    right-sizing action (one per recommendation); a policy makes `announced` ones (stop, start, delete, recreate,
+    scale_to_zero, restore) with `run_after` (the end of the grace period) and `transition_at` (the schedule
+    boundary or idle decision it belongs to), at most one per policy, resource, kind and boundary.
+    A running action's worker refreshes `heartbeat_at`; one whose lease ran out is resolved by looking at AWS.
     """
+
+    class Kind(models.TextChoices):
+        RIGHTSIZE = "rightsize", "Right-size"
+        IDLE = "idle", "Idle: stop or delete"
+        STOP = "stop", "Stop"
+        START = "start", "Start"
+        DELETE = "delete", "Delete endpoint"
+        RECREATE = "recreate", "Recreate endpoint"
+        SCALE_TO_ZERO = "scale_to_zero", "Scale to zero"
+        RESTORE = "restore", "Restore size"
 
     class State(models.TextChoices):
         PLANNED = "planned", "Planned"
@@ -110,8 +123,13 @@ class Action(models.Model):
         ROLLED_BACK = "rolled_back", "Rolled back"
         SKIPPED = "skipped", "Skipped"
 
-    recommendation = models.OneToOneField(Recommendation, on_delete=models.PROTECT, related_name="action")
-    kind = models.CharField(max_length=32, choices=Recommendation.Kind.choices)
+    recommendation = models.OneToOneField(
+        Recommendation, null=True, blank=True, on_delete=models.PROTECT, related_name="action"
+    )
+    policy = models.ForeignKey(
+        "capacity.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
     account = models.ForeignKey("finops.CloudAccount", on_delete=models.PROTECT, related_name="actions")
     region = models.CharField(max_length=32)
@@ -135,12 +153,29 @@ class Action(models.Model):
         **MONEY, null=True, blank=True, help_text="Measured from cost data after the change; never estimated."
     )
     realised_measured_at = models.DateTimeField(null=True, blank=True)
+    # Policy actions (capacity/services/policies/): why, what it saves, which boundary, when it may run.
+    reason = models.TextField(blank=True)
+    hourly_saving = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Estimated from on-demand prices; blank when no price is known."
+    )
+    transition_at = models.DateTimeField(null=True, blank=True, help_text="The schedule boundary or idle decision.")
+    run_after = models.DateTimeField(null=True, blank=True, help_text="Announced: runs at or after this time.")
+    # Crash safety: the worker refreshes heartbeat_at while it runs; the sweeper resolves expired leases.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "team"])]
+        indexes = [models.Index(fields=["state", "team"]), models.Index(fields=["policy", "state"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "resource", "kind", "transition_at"],
+                condition=models.Q(policy__isnull=False),
+                name="action_once_per_policy_boundary",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.resource_arn} ({self.state})"
@@ -162,46 +197,3 @@ class ActionTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id}: {self.from_state or '-'} -> {self.to_state} by {self.actor}"
-
-
-class TeamChannel(models.Model):
-    """Where a team hears about new recommendations worth at least `min_savings` a month."""
-
-    team = models.ForeignKey("finops.Team", on_delete=models.CASCADE, related_name="channels")
-    webhook_url = models.URLField(max_length=1024, blank=True, help_text="Slack-compatible incoming webhook.")
-    email = models.EmailField(blank=True)
-    min_savings = models.DecimalField(**MONEY, default=0, help_text="USD a month.")
-    enabled = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["team__name", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.team}: {self.webhook_url or self.email}"
-
-
-class Notification(models.Model):
-    """One announcement of a recommendation to a team channel, and how the channel answered."""
-
-    class Status(models.TextChoices):
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="notifications")
-    channel = models.ForeignKey(TeamChannel, on_delete=models.CASCADE, related_name="notifications")
-    status = models.CharField(max_length=16, choices=Status.choices)
-    response_status = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    sent_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-sent_at", "-id"]
-        constraints = [
-            # A recommendation is announced to a channel once; failures may be retried until one is sent.
-            models.UniqueConstraint(
-                fields=["recommendation", "channel"], condition=models.Q(status="sent"), name="notification_sent_once"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.recommendation_id} -> {self.channel_id}: {self.status}"

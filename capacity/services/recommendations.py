@@ -8,29 +8,29 @@ Decisions:
 - A refreshed open or snoozed recommendation takes the new finding, options and savings; a decided one
   only gets `last_seen`.
 - The owning team comes from the inventoried resource when there is one, else from the resource's tags.
-- Announcements go once per recommendation and channel (a sent Notification row), to the team's enabled
-  channels whose `min_savings` the monthly savings reach; a failed post is recorded and retried next time.
+- Announcements go through finops notifications (event "recommendation.new"): once per recommendation, channel
+  and medium, to the team's enabled channels (and global ones listing the event) whose `min_amount` the
+  monthly savings reach; a failed send is recorded and retried.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from capacity.models import Notification, Recommendation, RecommendationTransition, Resource, TeamChannel
+from capacity.models import Recommendation, RecommendationTransition, Resource
 from capacity.services.approvals import recommendation_transition_record
 from capacity.services.inventory import team_resolver
-from finops.models import CloudAccount
+from finops.models import CloudAccount, Notification
+from finops.services.notifications import Message, notify
 
 logger = logging.getLogger(__name__)
 LIVE = (Recommendation.State.OPEN, Recommendation.State.SNOOZED)
@@ -38,7 +38,7 @@ REFRESHED_FIELDS = (
     "finding", "reason_codes", "current_configuration", "recommended_configuration", "performance_risk", "options",
     "monthly_savings", "currency", "evidence",
 )  # fmt: skip
-WEBHOOK_TIMEOUT_SECONDS = 10
+ANNOUNCEMENT_EVENT = "recommendation.new"
 
 
 @dataclass
@@ -144,8 +144,8 @@ def _money(value: Decimal | None) -> str:
     return "unknown" if value is None else f"${value.quantize(Decimal('0.01')):,}"
 
 
-def announcement_message(recommendation: Recommendation) -> dict[str, Any]:
-    """A Slack-compatible message ({"text", "blocks"}) about one recommendation."""
+def announcement_message(recommendation: Recommendation) -> Message:
+    """What a team hears about one new recommendation (a Slack-compatible webhook body or an email)."""
     target = recommendation.resource.name if recommendation.resource else recommendation.resource_arn
     change = (
         f"{recommendation.current_configuration} → {recommendation.recommended_configuration}"
@@ -156,62 +156,39 @@ def announcement_message(recommendation: Recommendation) -> dict[str, Any]:
         f"New recommendation for {recommendation.team or 'no team'}: {change} on {target} "
         f"saves {_money(recommendation.monthly_savings)}/month ({recommendation.get_source_display()})."
     )
-    return {
-        "text": text,
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"Finding: {recommendation.finding or '-'}"},
-                    {"type": "mrkdwn", "text": f"Recommendation #{recommendation.pk}: approve, reject or snooze it."},
-                ],
-            },
-        ],
-    }
-
-
-def _post(url: str, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    url = ""
+    if settings.COSTPLANE_BASE_URL:
+        url = f"{settings.COSTPLANE_BASE_URL}/recommendations/?recommendation={recommendation.pk}#recommendation-detail"
+    return Message(
+        title=f"Recommendation #{recommendation.pk}: approve, reject or snooze it",
+        text=text,
+        fields={
+            "Finding": recommendation.finding or "-",
+            "Account": f"{recommendation.account.account_id} {recommendation.region}",
+            "Resource": recommendation.resource_arn,
+        },
+        url=url,
     )
-    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310 (operator-set URL)
-        return response.status
 
 
 def recommendations_announce(*, recommendation_ids: Iterable[int] | None = None, now: datetime | None = None) -> int:
-    """Post open recommendations to their team's webhooks once each; returns how many posts succeeded."""
+    """Tell the owning teams' channels (webhook, email) about open recommendations, once per channel and medium;
+    returns how many messages went out. A channel hears those whose monthly savings reach its `min_amount`."""
     now = now or timezone.now()
     recommendations = Recommendation.objects.filter(
         state=Recommendation.State.OPEN, team__isnull=False, monthly_savings__isnull=False
-    ).select_related("team", "resource")
+    ).select_related("team", "resource", "account")
     if recommendation_ids is not None:
         recommendations = recommendations.filter(pk__in=list(recommendation_ids))
     sent = 0
     for recommendation in recommendations:
-        channels = TeamChannel.objects.filter(
-            team=recommendation.team, enabled=True, min_savings__lte=recommendation.monthly_savings
-        ).exclude(webhook_url="")
-        for channel in channels.exclude(
-            notifications__recommendation=recommendation, notifications__status=Notification.Status.SENT
-        ):
-            status, error = None, ""
-            try:
-                status = _post(channel.webhook_url, announcement_message(recommendation))
-            except urllib.error.HTTPError as failure:
-                status, error = failure.code, str(failure)
-            except (urllib.error.URLError, OSError) as failure:
-                error = str(failure)
-            ok = status is not None and 200 <= status < 300
-            if not ok:
-                logger.warning("Announcing recommendation %s to %s failed: %s", recommendation.pk, channel, error)
-            Notification.objects.create(
-                recommendation=recommendation,
-                channel=channel,
-                status=Notification.Status.SENT if ok else Notification.Status.FAILED,
-                response_status=status,
-                error=error,
-                sent_at=now,
-            )
-            sent += ok
+        notifications = notify(
+            event=ANNOUNCEMENT_EVENT,
+            subject=f"recommendation:{recommendation.pk}",
+            message=announcement_message(recommendation),
+            team=recommendation.team,
+            amount=recommendation.monthly_savings,
+            now=now,
+        )
+        sent += sum(notification.status == Notification.Status.SENT for notification in notifications)
     return sent

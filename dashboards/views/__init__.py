@@ -638,10 +638,6 @@ def capacity_freshness_rows(runs: list[CollectionRun]) -> tuple[list[dict], Coll
     return list(rows.values()), prices
 
 
-class SchedulesView(ViewerRequiredMixin, TemplateView):
-    template_name = "dashboards/schedules.html"
-
-
 class AccountsView(ViewerRequiredMixin, TemplateView):
     """Cloud accounts with their data freshness; operators add accounts here."""
 

@@ -1,4 +1,4 @@
-"""Cost Explorer's GetCostAndUsage, paged and throttle-safe.
+"""Cost Explorer's GetCostAndUsage and GetAnomalies, paged and throttle-safe.
 
 boto3 has no paginator for it, so `cost_and_usage` follows NextPageToken itself. Every page is a
 billable request ($0.01 each), so the caller passes a `RequestCount` to learn how many were made.
@@ -80,3 +80,39 @@ def cost_and_usage(
             break
     if pending is not None:
         yield pending
+
+
+def anomalies(
+    client: BaseClient,
+    *,
+    start: date,
+    end: date | None = None,
+    monitor_arn: str | None = None,
+    count: RequestCount | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[dict[str, Any]]:
+    """Yield each anomaly Cost Anomaly Detection reports for [start, end] (GetAnomalies' dates are inclusive),
+    across all pages (NextPageToken). Every page is a billable request, counted in `count` as it arrives."""
+    if end is not None and end < start:
+        raise ValueError(f"The window must not end before it starts, got {start} to {end}.")
+    count = count if count is not None else RequestCount()
+
+    def counting_sleep(seconds: float) -> None:
+        count.throttled += 1
+        sleep(seconds)
+
+    params: dict[str, Any] = {
+        "DateInterval": {"StartDate": start.isoformat(), **({"EndDate": end.isoformat()} if end else {})}
+    }
+    if monitor_arn:
+        params["MonitorArn"] = monitor_arn
+    token: str | None = None
+    while True:
+        page = with_backoff(
+            client.get_anomalies, sleep=counting_sleep, **params, **({"NextPageToken": token} if token else {})
+        )
+        count.requests += 1
+        yield from page.get("Anomalies", [])
+        token = page.get("NextPageToken")
+        if not token:
+            break

@@ -1,15 +1,27 @@
 from finops.models.accounts import CloudAccount
+from finops.models.alerts import Alert
 from finops.models.allocation import AllocationRulesVersion
+from finops.models.anomalies import CostAnomaly
 from finops.models.billing import CostExplorerRecord, CostRecord, ExportDailyTotal, IngestionRun
+from finops.models.budgets import Budget, BudgetCrossing, BudgetThreshold
+from finops.models.notifications import CeleryTaskCount, Channel, Notification
 from finops.models.teams import Team, TeamMembership, WorkerHeartbeat
 
 __all__ = [
+    "Alert",
     "AllocationRulesVersion",
+    "Budget",
+    "BudgetCrossing",
+    "BudgetThreshold",
+    "CeleryTaskCount",
+    "Channel",
     "CloudAccount",
+    "CostAnomaly",
     "CostExplorerRecord",
     "CostRecord",
     "ExportDailyTotal",
     "IngestionRun",
+    "Notification",
     "Team",
     "TeamMembership",
     "WorkerHeartbeat",

@@ -9,16 +9,9 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from django.core import mail
 
-from capacity.models import (
-    Action,
-    ActionTransition,
-    Notification,
-    Recommendation,
-    RecommendationTransition,
-    Resource,
-    TeamChannel,
-)
+from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition, Resource
 from capacity.services.approvals import (
     RecommendationForbidden,
     RecommendationStateError,
@@ -27,6 +20,7 @@ from capacity.services.approvals import (
     recommendations_wake,
 )
 from capacity.services.recommendations import Proposal, recommendations_announce, recommendations_store
+from finops.models import Channel, Notification
 from tests.factories import CloudAccountFactory, TeamFactory, TeamMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -243,7 +237,7 @@ def webhook():
 
 def test_it_announces_each_big_recommendation_once_to_the_team_webhook(account, vision, webhook):
     url, received = webhook
-    channel = TeamChannel.objects.create(team=vision, webhook_url=url, min_savings=Decimal("100"))
+    channel = Channel.objects.create(team=vision, name="vision-slack", webhook_url=url, min_amount=Decimal("100"))
     counts = store(account, [proposal(), proposal(arn=ARN + "-small", savings="5", resource_ids=())])
     assert recommendations_announce(recommendation_ids=counts["created_ids"], now=NOW) == 1
     assert recommendations_announce(now=NOW) == 0  # already announced
@@ -252,16 +246,32 @@ def test_it_announces_each_big_recommendation_once_to_the_team_webhook(account, 
     assert received[0]["blocks"][0]["type"] == "section"
     notification = Notification.objects.get()
     assert (notification.channel, notification.status, notification.response_status) == (channel, "sent", 200)
+    assert (notification.event, notification.subject) == (
+        "recommendation.new",
+        f"recommendation:{counts['created_ids'][0]}",
+    )
+
+
+def test_it_emails_the_team_when_its_channel_has_an_address(account, vision):
+    Channel.objects.create(team=vision, name="vision-mail", email="vision@example.com", min_amount=Decimal("100"))
+    Channel.objects.create(team=None, name="finops-mail", email="finops@example.com", events=["alert.opened"])
+    store(account, [proposal()])
+    assert recommendations_announce(now=NOW) == 1
+    assert recommendations_announce(now=NOW) == 0
+    assert [message.to for message in mail.outbox] == [["vision@example.com"]]
+    assert "p4d.24xlarge → g5.12xlarge" in mail.outbox[0].body
+    assert mail.outbox[0].subject.startswith("[Costplane] Recommendation #")
 
 
 def test_it_records_a_failed_announcement_and_retries_it(account, vision):
-    TeamChannel.objects.create(team=vision, webhook_url="http://127.0.0.1:9/closed")
+    Channel.objects.create(team=vision, name="closed", webhook_url="http://127.0.0.1:9/closed")
     store(account, [proposal()])
     assert recommendations_announce(now=NOW) == 0
     failed = Notification.objects.get()
     assert failed.status == "failed" and failed.error
     recommendations_announce(now=NOW)
-    assert Notification.objects.filter(status="failed").count() == 2
+    failed.refresh_from_db()
+    assert (Notification.objects.count(), failed.status, failed.attempts) == (1, "failed", 2)
 
 
 def test_the_list_puts_the_biggest_savings_first_and_unknown_savings_last(api_client, account, viewer):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Routes that are not pages a person opens: API endpoints, the admin, health, auth actions.
-NOT_PAGES = ("api/", "admin/", "healthz", "accounts/", "static/")
+# Routes that are not pages a person opens: API endpoints, the admin, health, metrics, auth actions.
+NOT_PAGES = ("api/", "admin/", "healthz", "metrics", "accounts/", "static/")
 
 
 def page_routes() -> list[str]:
@@ -66,6 +66,9 @@ def test_it_shows_an_honest_empty_overview(signed_in_page):
         "Unit economics",
         "Capacity",
         "Recommendations",
-        "Schedules",
+        "Policies",
+        "Alerts",
+        "Budgets",
+        "Anomalies",
         "Accounts",
     ]

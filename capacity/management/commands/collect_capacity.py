@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from capacity.tasks import (
+    alerts_evaluate,
     capacity_ingest,
     compute_optimizer_ingest_all,
     gpu_demand_refresh,
@@ -10,16 +11,20 @@ from capacity.tasks import (
     prices_ingest,
 )
 from finops.models import CloudAccount
+from finops.tasks import cost_anomalies_aws_ingest_all, cost_anomalies_detect
 
 
 class Command(BaseCommand):
-    help = "Queue inventory, utilisation and quota collection (and a price refresh) for accounts now."
+    help = (
+        "Queue inventory, utilisation and quota collection (and a price refresh) for accounts now; with "
+        "--then-derive, what is computed from them afterwards."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--account", action="append", default=[], help="12-digit id; repeat. Default: all")
         parser.add_argument(
             "--then-derive", type=int, default=0, metavar="SECONDS",
-            help="Also queue GPU demand/forecasts and recommendations this many seconds later (after collection)",
+            help="Also queue GPU demand/forecasts, recommendations, cost anomalies and alerts this many seconds later",
         )  # fmt: skip
 
     def handle(self, *args, account: list[str], **options) -> None:
@@ -39,4 +44,12 @@ class Command(BaseCommand):
             gpu_demand_refresh.apply_async(countdown=options["then_derive"])
             compute_optimizer_ingest_all.apply_async(countdown=options["then_derive"])
             gpu_rightsizing_compute.apply_async(countdown=options["then_derive"] + 60)
-            self.stdout.write(f"Queued GPU demand, forecasts and recommendations in {options['then_derive']} s.")
+            # A new install has no anomaly history yet: look back a month rather than the daily run's few days.
+            cost_anomalies_detect.apply_async(kwargs={"lookback_days": 30}, countdown=options["then_derive"])
+            cost_anomalies_aws_ingest_all.apply_async(countdown=options["then_derive"])
+            # Alerts read all of the above (budgets, anomalies, actions, quotas): evaluate them last.
+            alerts_evaluate.apply_async(countdown=options["then_derive"] + 120)
+            self.stdout.write(
+                f"Queued GPU demand, forecasts, recommendations and cost anomalies in {options['then_derive']} s, "
+                "then alerts."
+            )

@@ -7,8 +7,14 @@ Decisions:
 - At most once: `action_execute` locks the row (select_for_update) and moves it to `running` in a first,
   short transaction; AWS is called after that commit and the outcome written in a second transaction.
   Only planned and announced actions execute, so a second call, a redelivered Celery task (acks_late) or a
-  racing worker finds `running` (or a final state) and changes nothing. An action left `running` by a
-  crash is not retried by itself: someone must look at the resource (its `result` holds the steps made).
+  racing worker finds `running` (or a final state) and changes nothing.
+- Crash safety: a running action holds a lease: `heartbeat_at` is set when it starts and refreshed before each
+  AWS step and while it waits, with what it learnt so far (`parameters["progress"]`: the type and state before).
+  An action whose lease ran out (COSTPLANE_ACTION_LEASE_MINUTES, a worker killed or lost) is resolved by
+  capacity/services/actions/recovery.py by looking at AWS, never by repeating the change. `_finish` writes only
+  over a `running` action, so a worker that comes back late cannot overwrite what the sweeper decided.
+- Policy actions (stop, start, delete, recreate, scale_to_zero, restore) share this state machine and lease;
+  their steps are in capacity/services/actions/policy.py, and `action_execute` hands them over.
 - Window: the team's TeamSettings.maintenance_window (capacity/maintenance.py). Outside it a planned
   action becomes `announced` with `next_window_at` (the grace period before the change); an announced one
   only has `next_window_at` refreshed. A team without a window (or an action without a team) never
@@ -197,6 +203,8 @@ def _begin(action_id: int, now: datetime) -> tuple[Action, bool]:
             return action, False
         action.dry_run = action.account.dry_run
         action.next_window_at = None
+        action.heartbeat_at = now
+        action.attempts += 1
         action_transition_record(
             action=action,
             to_state=Action.State.RUNNING,
@@ -206,6 +214,28 @@ def _begin(action_id: int, now: datetime) -> tuple[Action, bool]:
         return action, True
 
 
+def action_progress(*, action_id: int, facts: dict[str, Any] | None = None, now: datetime | None = None) -> None:
+    """Refresh the lease of a running action and keep what the worker learnt (`parameters["progress"]`)."""
+    with transaction.atomic():
+        action = Action.objects.select_for_update().get(pk=action_id)
+        if action.state != Action.State.RUNNING:
+            return
+        action.heartbeat_at = now or timezone.now()
+        if facts:
+            action.parameters = action.parameters | {"progress": action.parameters.get("progress", {}) | facts}
+        action.save(update_fields=["heartbeat_at", "parameters", "updated_at"])
+
+
+def leased_waits(waits: Waits, action_id: int) -> Waits:
+    """`waits` whose sleep refreshes the action's lease first (a long wait is not a lost worker)."""
+
+    def sleep(seconds: float) -> None:
+        action_progress(action_id=action_id)
+        waits.sleep(seconds)
+
+    return Waits(waits.ec2_timeout, waits.sagemaker_timeout, waits.interval, sleep, waits.clock)
+
+
 def action_execute(
     *,
     action_id: int,
@@ -213,12 +243,21 @@ def action_execute(
     client_factory: ClientFactory | None = None,
     waits: Waits | None = None,
 ) -> Action:
-    """Execute one planned or announced action if its team's window is open; returns the action as it ends."""
+    """Execute one planned or announced action if it is due (right-sizing: its team's window is open; policy
+    actions: their grace period is over); returns the action as it ends."""
+    from capacity.services.actions.policy import POLICY_KINDS, policy_action_execute
+
+    if Action.objects.filter(pk=action_id, kind__in=POLICY_KINDS).exists():
+        return policy_action_execute(action_id=action_id, now=now, client_factory=client_factory, waits=waits)
     started = now or timezone.now()
-    waits = waits or Waits()
     action, execute = _begin(action_id, started)
     if not execute:
         return action
+    waits = leased_waits(waits or Waits(), action.pk)
+
+    def progress(**facts: Any) -> None:
+        action_progress(action_id=action.pk, facts=facts)
+
     clients = clients_for(account=action.account, region=action.region, client_factory=client_factory)
     name = _resource_name(action)
     target = action.parameters["target"]
@@ -229,14 +268,14 @@ def action_execute(
             if action.dry_run:
                 outcome = _ec2_dry_run(ec2, name, target)
             else:
-                outcome = _ec2_resize(ec2, name, target, waits)
+                outcome = _ec2_resize(ec2, name, target, waits, progress)
         else:
             sagemaker = clients("sagemaker")
             config_name_suffix = f"-costplane{action.pk}"
             if action.dry_run:
                 outcome = _sagemaker_dry_run(sagemaker, name, current, target, config_name_suffix)
             else:
-                outcome = _sagemaker_resize(sagemaker, name, current, target, config_name_suffix, waits)
+                outcome = _sagemaker_resize(sagemaker, name, current, target, config_name_suffix, waits, progress)
     except Exception as error:  # anything outside the steps' own handling: record it, never leave `running`
         logger.exception("action %s failed", action.pk)
         outcome = Outcome(Action.State.FAILED, f"Failed: {error}", error=f"{type(error).__name__}: {error}")
@@ -246,6 +285,10 @@ def action_execute(
 def _finish(action_id: int, outcome: Outcome, now: datetime) -> Action:
     with transaction.atomic():
         action = Action.objects.select_for_update().get(pk=action_id)
+        if action.state != Action.State.RUNNING:
+            # The sweeper resolved it while this worker was silent past its lease: its decision stands.
+            logger.warning("action %s is %s, not running: outcome %r not written", action.pk, action.state, outcome)
+            return action
         action.old_configuration = outcome.old
         action.new_configuration = outcome.new
         action.error = outcome.error
@@ -302,9 +345,12 @@ def _ec2_dry_run(ec2: Any, instance_id: str, target: str) -> Outcome:
     return Outcome(Action.State.SKIPPED, reason, old=old, result=result)
 
 
-def _ec2_resize(ec2: Any, instance_id: str, target: str, waits: Waits) -> Outcome:
+def _ec2_resize(
+    ec2: Any, instance_id: str, target: str, waits: Waits, progress: Callable[..., None] = lambda **facts: None
+) -> Outcome:
     described = ec2_api.instance(ec2, instance_id)  # a failure here changed nothing: the caller records failed
     old, initial = described["InstanceType"], described["State"]["Name"]
+    progress(instance_id=instance_id, initial_type=old, initial_state=initial)
     steps: list[str] = []
     result: dict[str, Any] = {"instance_id": instance_id, "from": old, "to": target, "initial_state": initial}
     if old == target:
@@ -446,11 +492,20 @@ def _sagemaker_dry_run(sagemaker: Any, name: str, current: str, target: str, suf
     return Outcome(Action.State.SKIPPED, reason, old=old, result=result)
 
 
-def _sagemaker_resize(sagemaker: Any, name: str, current: str, target: str, suffix: str, waits: Waits) -> Outcome:
+def _sagemaker_resize(
+    sagemaker: Any,
+    name: str,
+    current: str,
+    target: str,
+    suffix: str,
+    waits: Waits,
+    progress: Callable[..., None] = lambda **facts: None,
+) -> Outcome:
     endpoint = sagemaker_api.endpoint(sagemaker, name)  # a failure here changed nothing: the caller records failed
     old_config_name = endpoint["EndpointConfigName"]
     variants, old = _variants_moved(endpoint["EndpointConfig"]["ProductionVariants"], current, target)
     new_config_name = _new_config_name(old_config_name, suffix)
+    progress(endpoint=name, old_endpoint_config=old_config_name, new_endpoint_config=new_config_name)
     result: dict[str, Any] = {"endpoint": name, "from": old, "to": target, "old_endpoint_config": old_config_name}
     if not old:
         return Outcome(

@@ -1,0 +1,306 @@
+"""Deciding what a policy does now: selection, schedules (policy or tag), idle streaks, guards, restores, and
+the preview built on them (reads only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from capacity.models import Action, Policy, Resource, UtilisationHour
+from capacity.schedules import Schedule, ScheduleError, parse_schedule
+from capacity.selectors import price_for
+from capacity.services.actions.policy import OFF_KINDS, is_prod, keep_alive
+from capacity.services.policies.editing import (
+    IDLE_LOOKBACK_HOURS,
+    KINDS_FOR_ACTION,
+    OFF_ON,
+    RUNNING,
+    WOULD,
+    Kind,
+)
+
+
+@dataclass
+class Decision:
+    """What a policy would do to one resource now."""
+
+    resource: Resource
+    would: str  # stop | start | delete | recreate | scale | restore | skip | none
+    reason: str
+    kind: str = ""  # the Action kind to record; blank: nothing to record
+    transition_at: datetime | None = None
+    next_transition: datetime | None = None
+    hourly_saving: Decimal | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    def item(self) -> dict[str, Any]:
+        resource = self.resource
+        return {
+            "resource_id": resource.pk,
+            "resource": resource.name or resource.resource_id,
+            "resource_kind": resource.kind,
+            "account_id": resource.account.account_id,
+            "region": resource.region,
+            "team": resource.team.slug if resource.team_id else None,
+            "would": self.would,
+            "action_kind": self.kind or None,
+            "reason": self.reason,
+            "error": self.error,
+            "hourly_saving": self.hourly_saving,
+            "transition_at": self.transition_at,
+            "next_transition": self.next_transition,
+        }
+
+
+def policy_schedule_for(*, policy: Policy, resource: Resource) -> tuple[Schedule | None, str]:
+    """(the schedule that applies to `resource`, "") or (None, why not: no tag, or the tag's error)."""
+    if policy.schedule:
+        try:
+            return parse_schedule(policy.schedule), ""
+        except ScheduleError as error:
+            return None, f"Policy schedule: {error}"
+    text = (resource.tags or {}).get(policy.schedule_tag_key, "")
+    if not text:
+        return None, f"No schedule: the resource has no tag {policy.schedule_tag_key}."
+    try:
+        return parse_schedule(text), ""
+    except ScheduleError as error:
+        label = resource.name or resource.resource_id
+        return None, f"Resource {label}: tag {policy.schedule_tag_key}: {error}"
+
+
+def policy_resources(*, policy: Policy) -> list[Resource]:
+    """The live resources the policy selects (kinds, accounts, regions, tag filters), in a stable order."""
+    kinds = policy.resource_kinds or list(KINDS_FOR_ACTION[policy.action])
+    resources = Resource.objects.filter(kind__in=kinds, gone_at__isnull=True).select_related(
+        "account", "team", "type_info"
+    )
+    account_ids = list(policy.accounts.values_list("pk", flat=True))
+    if account_ids:
+        resources = resources.filter(account_id__in=account_ids)
+    if policy.regions:
+        resources = resources.filter(region__in=policy.regions)
+    return [
+        resource
+        for resource in resources.order_by("account__account_id", "region", "kind", "resource_id")
+        if all((resource.tags or {}).get(key) in values for key, values in policy.tag_filters.items())
+    ]
+
+
+def _running(resource: Resource) -> bool:
+    if resource.kind in RUNNING:
+        return resource.state in RUNNING[resource.kind]
+    size = resource.details.get("desired_capacity", resource.details.get("desired_size"))
+    return size is None or size > 0
+
+
+def resource_hourly_saving(*, resource: Resource) -> Decimal | None:
+    """What the resource costs an hour at on-demand prices (what stopping it saves); None without a price."""
+    if resource.kind == Resource.Kind.SAGEMAKER_ENDPOINT:
+        total = Decimal(0)
+        for variant in resource.details.get("variants", []) or [
+            {"instance_type": resource.instance_type, "instance_count": resource.instance_count}
+        ]:
+            price = price_for(region=resource.region, instance_type=variant.get("instance_type") or "")
+            if price is None or price.hourly_usd is None:
+                return None
+            total += price.hourly_usd * int(variant.get("instance_count") or 0)
+        return total
+    component = "Notebook" if resource.kind == Resource.Kind.SAGEMAKER_NOTEBOOK else ""
+    price = price_for(region=resource.region, instance_type=resource.instance_type, component=component)
+    if price is None or price.hourly_usd is None:
+        return None
+    if resource.kind in (Resource.Kind.AUTO_SCALING_GROUP, Resource.Kind.EKS_NODE_GROUP):
+        count = resource.details.get("desired_capacity", resource.details.get("desired_size", resource.instance_count))
+        return price.hourly_usd * int(count or 0)
+    return price.hourly_usd
+
+
+def _guard_reason(policy: Policy, resource: Resource) -> str:
+    if keep_alive(resource.tags or {}):
+        return "Opt-out: tagged costplane:keep-alive=true."
+    if is_prod(resource.tags or {}) and not policy.include_prod:
+        return "Prod guard: tagged as production; the policy does not include prod."
+    return ""
+
+
+def _existing(policy: Policy, kinds: tuple[str, ...]) -> set[tuple[int, str, datetime]]:
+    return set(Action.objects.filter(policy=policy, kind__in=kinds).values_list("resource_id", "kind", "transition_at"))
+
+
+def _idle_since(policy: Policy, resource: Resource, now: datetime) -> tuple[datetime | None, str]:
+    """(the first hour of the idle streak that reaches now, when it is at least idle_hours long; else None, why)."""
+    last_hour = now.replace(minute=0, second=0, microsecond=0)  # the hour before `last_hour` is the last complete
+    start = last_hour - timedelta(hours=IDLE_LOOKBACK_HOURS)
+    hours = policy.idle_hours or 1
+    if resource.kind == Resource.Kind.SAGEMAKER_ENDPOINT:
+        metric, threshold, rows_of = UtilisationHour.Metric.INVOCATIONS, None, [resource]
+    elif resource.kind == Resource.Kind.SAGEMAKER_NOTEBOOK:
+        metric, threshold, rows_of = UtilisationHour.Metric.CPU, policy.idle_cpu_percent, [resource]
+    elif resource.kind == Resource.Kind.EC2_INSTANCE:
+        if not resource.accelerated:
+            return None, "Idle rule covers GPU instances; this one has no GPU."
+        metric, threshold, rows_of = UtilisationHour.Metric.GPU, policy.idle_gpu_percent, [resource]
+    else:
+        detail = "auto_scaling_group" if resource.kind == Resource.Kind.AUTO_SCALING_GROUP else "eks_node_group"
+        rows_of = list(
+            Resource.objects.filter(
+                account=resource.account, region=resource.region, kind=Resource.Kind.EC2_INSTANCE,
+                gone_at__isnull=True, **{f"details__{detail}": resource.name},
+            )
+        )  # fmt: skip
+        if not rows_of:
+            return None, "No member instances known: idleness unknown."
+        metric, threshold = UtilisationHour.Metric.GPU, policy.idle_gpu_percent
+    rows = UtilisationHour.objects.filter(resource__in=rows_of, metric=metric, hour__gte=start, hour__lt=last_hour)
+    by_hour: dict[datetime, list[UtilisationHour]] = {}
+    for row in rows:
+        by_hour.setdefault(row.hour, []).append(row)
+    expected = len(rows_of)
+    streak_start: datetime | None = None
+    hour = last_hour - timedelta(hours=1)
+    while hour >= start:
+        found = by_hour.get(hour, [])
+        if len({row.resource_id for row in found}) < expected or any(row.missing for row in found):
+            break  # an hour without data is unknown, never idle
+        if metric == UtilisationHour.Metric.INVOCATIONS:
+            idle = all((row.total or 0) == 0 for row in found)
+        else:
+            idle = all(row.average is not None and row.average < threshold for row in found)
+        if not idle:
+            break
+        streak_start = hour
+        hour -= timedelta(hours=1)
+    if streak_start is None:
+        return None, "Not idle in the last complete hour (or no data for it)."
+    length = int((last_hour - streak_start).total_seconds() // 3600)
+    if length < hours:
+        return None, f"Idle for {length} of the {hours} hours needed (hours without data count as unknown)."
+    return streak_start, f"Idle for {length} hours (rule: {hours})."
+
+
+def policy_decisions(*, policy: Policy, now: datetime) -> list[Decision]:
+    """What `policy` would do now to each resource it selects, and which stopped resources it would bring back."""
+    off_kind, on_kind = OFF_ON[policy.action]
+    existing = _existing(policy, (off_kind, on_kind))
+    decisions: list[Decision] = []
+    schedules: dict[int, tuple[Schedule | None, str]] = {}
+    for resource in policy_resources(policy=policy):
+        saving = resource_hourly_saving(resource=resource)
+        if policy.trigger == Policy.Trigger.SCHEDULE:
+            schedule, error = schedules.setdefault(resource.pk, policy_schedule_for(policy=policy, resource=resource))
+            if schedule is None:
+                untagged = error.startswith("No schedule")
+                decisions.append(
+                    Decision(resource, "none" if untagged else "skip", error, error="" if untagged else error)
+                )
+                continue
+            upcoming = schedule.next_transition(now).at
+            if schedule.state_at(now) != "off":  # on-hours: the restore pass below may bring it back
+                decisions.append(
+                    Decision(resource, "none", f"On-hours ({schedule}).", next_transition=upcoming,
+                             hourly_saving=saving)
+                )  # fmt: skip
+                continue
+            boundary, reason = schedule.last_transition(now).at, f"Off-hours ({schedule})"
+        else:
+            boundary, reason = _idle_since(policy, resource, now)
+            upcoming = None
+            if boundary is None:
+                decisions.append(Decision(resource, "none", reason, hourly_saving=saving))
+                continue
+        if (resource.pk, off_kind, boundary) in existing:
+            decisions.append(
+                Decision(resource, "none", "Already handled for this boundary.", transition_at=boundary,
+                         next_transition=upcoming, hourly_saving=saving)
+            )  # fmt: skip
+            continue
+        if not _running(resource):
+            decisions.append(
+                Decision(resource, "none", f"Already off ({resource.state or 'scaled to zero'}).",
+                         transition_at=boundary, next_transition=upcoming)
+            )  # fmt: skip
+            continue
+        guard = _guard_reason(policy, resource)
+        decisions.append(
+            Decision(
+                resource, "skip" if guard else WOULD[off_kind], guard or reason, kind=off_kind,
+                transition_at=boundary, next_transition=upcoming, hourly_saving=saving,
+            )
+        )  # fmt: skip
+    if policy.trigger == Policy.Trigger.SCHEDULE:
+        restores = _restores(policy, now, off_kind, on_kind, schedules)
+        restored = {decision.resource.pk for decision in restores}
+        decisions = [d for d in decisions if d.kind or d.resource.pk not in restored or d.error] + restores
+    return decisions
+
+
+def _restores(
+    policy: Policy, now: datetime, off_kind: str, on_kind: str, schedules: dict[int, tuple[Schedule | None, str]]
+) -> list[Decision]:
+    """On actions for the policy's off actions that changed something and have no on action after them."""
+    decisions = []
+    done_off = (
+        Action.objects.filter(policy=policy, kind=off_kind, state=Action.State.DONE, resource__isnull=False)
+        .select_related("resource__account", "resource__team")
+        .order_by("resource_id", "-transition_at")
+    )
+    latest: dict[int, Action] = {}
+    for action in done_off:
+        latest.setdefault(action.resource_id, action)
+    for resource_id, off in latest.items():
+        if not off.result.get("changed"):
+            continue
+        resource = off.resource
+        schedule, error = schedules.get(resource_id) or policy_schedule_for(policy=policy, resource=resource)
+        if schedule is None:
+            decisions.append(Decision(resource, "skip", error, error=error))
+            continue
+        if schedule.state_at(now) != "on":
+            continue
+        boundary = schedule.last_transition(now).at
+        if boundary <= off.transition_at:
+            continue
+        handled = Action.objects.filter(
+            policy=policy, resource=resource, kind=on_kind, transition_at__gt=off.transition_at
+        ).exists()
+        if handled:
+            continue
+        recorded = {**off.parameters.get("progress", {}), **off.result}
+        parameters: dict[str, Any] = {"restores": off.pk}
+        if on_kind == Kind.RECREATE:
+            parameters |= {"endpoint_config": recorded.get("endpoint_config", ""), "tags": recorded.get("tags", {})}
+        elif on_kind == Kind.RESTORE:
+            parameters["sizes"] = recorded.get("sizes")
+        decisions.append(
+            Decision(
+                resource, WOULD[on_kind], f"On-hours ({schedule}): bring back what action {off.pk} turned off",
+                kind=on_kind, transition_at=boundary, next_transition=schedule.next_transition(now).at,
+                parameters=parameters,
+            )
+        )  # fmt: skip
+    return decisions
+
+
+def policy_preview(*, policy: Policy, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What the policy would do now, resource by resource, with reasons; acts on nothing and writes nothing.
+
+    Each item: resource_id, resource, resource_kind, account_id, region, team, would (stop | start | delete |
+    recreate | scale | restore | skip | none), action_kind, reason, error (a schedule or tag error), hourly_saving
+    (Decimal or None), transition_at, next_transition. Off actions beyond the cap say "skip" with "Cap reached".
+    """
+    now = now or timezone.now()
+    items = []
+    acting = 0
+    for decision in policy_decisions(policy=policy, now=now):
+        if decision.kind in OFF_KINDS and decision.would != "skip":
+            acting += 1
+            if acting > policy.max_actions_per_run:
+                decision.would, decision.reason = "skip", f"Cap reached ({policy.max_actions_per_run} per run)."
+        items.append(decision.item())
+    return items

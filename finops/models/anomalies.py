@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from finops.models.billing import MONEY
+
+
+class CostAnomaly(models.Model):
+    """A day whose cost for one dimension value (a service, an account, a team) is far above its baseline.
+
+    Ours come from finops.anomalies (the median of the same weekday over the previous weeks, a MAD-scaled
+    score); AWS's from Cost Explorer GetAnomalies, kept as separate rows with source "aws".
+    """
+
+    class Source(models.TextChoices):
+        COSTPLANE = "costplane", "Costplane"
+        AWS = "aws", "AWS Cost Anomaly Detection"
+
+    class Dimension(models.TextChoices):
+        SERVICE = "service", "Service"
+        ACCOUNT = "account", "Account"
+        TEAM = "team", "Team"
+
+    class Feedback(models.TextChoices):
+        REAL = "real", "Real anomaly"
+        EXPECTED = "expected", "Expected"
+        NOT_ANOMALY = "not_anomaly", "Not an anomaly"
+
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.COSTPLANE)
+    dimension = models.CharField(max_length=12, choices=Dimension.choices)
+    value = models.CharField(max_length=256, help_text="The service name, 12-digit account id or team slug.")
+    day = models.DateField(help_text="The anomalous day (AWS: the anomaly's start date).")
+    end_day = models.DateField(null=True, blank=True, help_text="AWS: the anomaly's end date, if it ended.")
+    expected = models.DecimalField(**MONEY)
+    actual = models.DecimalField(**MONEY)
+    impact = models.DecimalField(**MONEY, help_text="Actual minus expected.")
+    score = models.FloatField(help_text="Ours: (actual − baseline median) / (1.4826 × MAD). AWS: its max score.")
+    currency = models.CharField(max_length=3, default="USD")
+    contributors = models.JSONField(
+        default=dict, blank=True, help_text='{"usage_types": [...], "resources": [...]} or AWS root causes.'
+    )
+    account = models.ForeignKey(
+        "finops.CloudAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="cost_anomalies",
+        help_text="AWS: the account whose Cost Explorer reported it.",
+    )  # fmt: skip
+    external_id = models.CharField(max_length=256, blank=True, help_text="AWS: AnomalyId.")
+    monitor_arn = models.CharField(max_length=2048, blank=True)
+    feedback = models.CharField(max_length=12, choices=Feedback.choices, blank=True)
+    feedback_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    feedback_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "-impact", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "value", "day"],
+                condition=models.Q(source="costplane"),
+                name="cost_anomaly_once_per_value_day",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "external_id"], condition=models.Q(source="aws"), name="cost_anomaly_aws_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["dimension", "value", "-day"], name="cost_anomaly_value_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_dimension_display()} {self.value} on {self.day}: +{self.impact:.2f}"
