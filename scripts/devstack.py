@@ -257,6 +257,12 @@ def sandbox_connect(env: dict[str, str]) -> None:
         "--export-uri", f"s3://{BUCKET}/{PREFIX}/", "--discover-members", "--ingest",
     )  # fmt: skip
     manage(env, "collect_capacity", "--then-derive", "150")
+    # An example off-hours policy for the dev machines, in dry run (as every new policy): the Policies page shows
+    # what it would stop and start, and nothing is changed.
+    manage(
+        env, "add_policy", "Dev machines off-hours", "--action", "stop_start", "--kind", "ec2_instance",
+        "--kind", "sagemaker_notebook", "--tag", "environment=dev", "--schedule", "off=(M-F,19);on=(M-F,7);tz=UTC",
+    )  # fmt: skip
 
 
 def command_run() -> int:
