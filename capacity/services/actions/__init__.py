@@ -99,6 +99,22 @@ class StepError(Exception):
     """AWS did not reach the expected state (a timeout, a failed status, the wrong type after a change)."""
 
 
+def _rollback_failed(
+    failure: str, rollback_error: Exception, *, steps: list[str], result: dict[str, Any], old: str
+) -> Outcome:
+    """The outcome when putting the old configuration back failed too: `failed`, with both errors."""
+    rollback_failure = f"{type(rollback_error).__name__}: {rollback_error}"
+    steps.append(f"rollback failed: {rollback_failure}")
+    result["steps"] = steps
+    return Outcome(
+        Action.State.FAILED,
+        f"Resize failed ({failure}) and so did the rollback ({rollback_failure})",
+        old=old,
+        error=f"{failure}; rollback: {rollback_failure}",
+        result=result,
+    )
+
+
 def action_transition_record(
     *, action: Action, to_state: str, reason: str = "", now: datetime | None = None, actor: str = ACTOR
 ) -> ActionTransition:
@@ -423,16 +439,7 @@ def _ec2_resize(
             if after["InstanceType"] != old or after["State"]["Name"] != initial:
                 raise StepError(f"{instance_id} is {after['InstanceType']}, {after['State']['Name']} after rollback")
         except Exception as rollback_error:
-            rollback_failure = f"{type(rollback_error).__name__}: {rollback_error}"
-            steps.append(f"rollback failed: {rollback_failure}")
-            result["steps"] = steps
-            return Outcome(
-                Action.State.FAILED,
-                f"Resize failed ({failure}) and so did the rollback ({rollback_failure})",
-                old=old,
-                error=f"{failure}; rollback: {rollback_failure}",
-                result=result,
-            )
+            return _rollback_failed(failure, rollback_error, steps=steps, result=result, old=old)
         result["steps"] = steps
         return Outcome(
             Action.State.ROLLED_BACK,
@@ -578,16 +585,7 @@ def _sagemaker_resize(
                 _wait(status, "InService", failing=("Failed",), timeout=waits.sagemaker_timeout, waits=waits)
                 steps.append("InService")
         except Exception as rollback_error:
-            rollback_failure = f"{type(rollback_error).__name__}: {rollback_error}"
-            steps.append(f"rollback failed: {rollback_failure}")
-            result["steps"] = steps
-            return Outcome(
-                Action.State.FAILED,
-                f"Resize failed ({failure}) and so did the rollback ({rollback_failure})",
-                old=old,
-                error=f"{failure}; rollback: {rollback_failure}",
-                result=result,
-            )
+            return _rollback_failed(failure, rollback_error, steps=steps, result=result, old=old)
         result["steps"] = steps
         return Outcome(
             Action.State.ROLLED_BACK,
