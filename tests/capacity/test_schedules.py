@@ -141,7 +141,7 @@ def test_a_snoozed_off_action_outlives_its_period_only_past_the_next_on():
     friday = datetime(2025, 6, 20, 17, 30, tzinfo=UTC)  # 19:30 in Berlin
     assert not period_ends_within(schedule=schedule, kind="stop", start=friday, end=friday + timedelta(days=2))
     assert period_ends_within(schedule=schedule, kind="stop", start=friday, end=friday + timedelta(days=3))
-    # A start (on) action's period ends at the next off.
+    # A start (on) action's period ends at the next off (Friday 19:00 in Berlin).
     monday = datetime(2025, 6, 23, 5, 30, tzinfo=UTC)
     assert not period_ends_within(schedule=schedule, kind="start", start=monday, end=monday + timedelta(days=3))
-    assert period_ends_within(schedule=schedule, kind="start", start=monday, end=monday + timedelta(days=4))
+    assert period_ends_within(schedule=schedule, kind="start", start=monday, end=monday + timedelta(days=5))
