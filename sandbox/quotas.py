@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sandbox import rates
 from sandbox.catalogue import ACCOUNT_IDS, stable_hex
+from sandbox.dataset import environment_settings
 from sandbox.errors import AwsError
 
 DEFAULT_PAGE_SIZE = 20
@@ -33,6 +34,9 @@ SAGEMAKER_USES = {
     "notebook instance usage": rates.SAGEMAKER_NOTEBOOK_HOURLY,
 }
 SAGEMAKER_RAISED = {"ml-prod": 6, "ml-research": 4}
+# The full-size fleet (`make run`) runs about ten times the small one's machines; its accounts have had their
+# quotas raised to match, as a real organisation of that size would (AWS never lets usage pass a quota).
+FULL_SIZE_SCALE = 10
 
 
 def _account_name(account_id: str) -> str:
@@ -57,10 +61,11 @@ def _quota(service: str, code: str, name: str, value: float, account_id: str, re
 
 def quotas(service: str, account_id: str, region: str) -> list[dict]:
     account = _account_name(account_id)
+    scale = FULL_SIZE_SCALE if environment_settings()[1] == "full" else 1
     if service == "ec2":
         raised = EC2_RAISED.get(account, {})
         return [
-            _quota("ec2", code, name, raised.get(code, default), account_id, region, {
+            _quota("ec2", code, name, raised.get(code, default) * scale, account_id, region, {
                 "MetricNamespace": "AWS/Usage", "MetricName": "ResourceCount",
                 "MetricDimensions": {"Class": usage_class, "Resource": "vCPU", "Service": "EC2", "Type": "Resource"},
                 "MetricStatisticRecommendation": "Maximum",
@@ -73,7 +78,7 @@ def quotas(service: str, account_id: str, region: str) -> list[dict]:
             for instance_type in sorted(table):
                 code = "L-" + stable_hex(0, "sagemaker", instance_type, use, length=8).upper()
                 gpu = instance_type.split(".")[1] in rates.GPU_FAMILIES
-                value = SAGEMAKER_RAISED.get(account, 2) if gpu else 20
+                value = (SAGEMAKER_RAISED.get(account, 2) if gpu else 20) * scale
                 usage = {
                     "MetricNamespace": "AWS/Usage", "MetricName": "ResourceCount",
                     "MetricDimensions": {"Class": "None", "Resource": instance_type, "Service": "SageMaker",

@@ -100,7 +100,11 @@ def quota_headroom_alert_specs(*, now: datetime | None = None) -> list[AlertSpec
         specs.append(
             AlertSpec(
                 key=f"quota:{quota.account.account_id}:{quota.region}:{quota.service_code}:{quota.quota_code}",
-                title=f"{quota.name}: {headroom_percent.quantize(Decimal('0.1'))}% left in {quota.region}",
+                title=(
+                    f"{quota.name}: {headroom_percent.quantize(Decimal('0.1'))}% left in {quota.region}"
+                    if quota.usage <= quota.value
+                    else f"{quota.name}: over the quota in {quota.region}"
+                ),
                 text=(
                     f"Account {quota.account.account_id} uses {quota.usage.normalize():f} of "
                     f"{quota.value.normalize():f}{unit} (alerting under {threshold}% left). {advice}"

@@ -140,14 +140,19 @@ def test_it_reports_quotas_with_less_headroom_than_the_threshold(account, settin
     make_quota(account, value="96", usage="80", code="L-DB2E81BA")  # 16.7% left
     make_quota(account, value="64", usage=None, code="L-1945791B")  # usage unknown: never guessed
     make_quota(account, value="8", usage="8", code="L-FULL")
+    make_quota(account, value="64", usage="292", code="L-OVER")  # running past the quota: said plainly
 
     specs = quota_headroom_alert_specs(now=NOW)
 
     assert [(spec.key, spec.severity) for spec in specs] == [
         ("quota:111111111111:us-east-1:ec2:L-417A185B", "warning"),
         ("quota:111111111111:us-east-1:ec2:L-FULL", "critical"),
+        ("quota:111111111111:us-east-1:ec2:L-OVER", "critical"),
     ]
     assert specs[0].title == "Running On-Demand P instances: 4.2% left in us-east-1"
+    assert specs[1].title == "Running On-Demand P instances: 0.0% left in us-east-1"
+    assert specs[2].title == "Running On-Demand P instances: over the quota in us-east-1"
+    assert "uses 292 of 64" in specs[2].text
     assert "uses 184 of 192 (alerting under 10% left)" in specs[0].text
 
 
