@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_GET
 
-from capacity.monitoring import MetricFamily, metric_families
+from capacity.selectors.monitoring import MetricFamily, metric_families
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -9,7 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from capacity.metering import gpu_hours_frame, gpu_resource_ids, unit_cost_report
+from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_cost_report
 from finops.allocation import ROW_COLUMNS, idle_costs
 from finops.api.reports import (
     REPORT_PARAMETERS,

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from capacity.models import InstanceTypeInfo, Price, Recommendation, Resource, UtilisationHour
 from capacity.rightsizing import CANDIDATE_COLUMNS, HOURS_COLUMNS, RESOURCE_COLUMNS, gpu_rightsizing
-from capacity.selectors import RUNNING_STATES, price_for
+from capacity.selectors.inventory import RUNNING_STATES
+from capacity.selectors.prices import price_for
 from capacity.services.observed import ec2_type_of
 from capacity.services.recommendations import Proposal, recommendations_store
 from finops.models import CloudAccount

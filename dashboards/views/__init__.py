@@ -20,7 +20,6 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from capacity.filtersets import ResourceFilterSet
-from capacity.metering import unit_cost_report
 from capacity.models import (
     CollectionRun,
     GpuDemandDay,
@@ -28,18 +27,12 @@ from capacity.models import (
     Resource,
     UtilisationHour,
 )
-from capacity.selectors import (
-    collection_runs_latest,
-    fleet_gpu_utilisation,
-    gpu_fleet_summary,
-    quotas_by_use,
-    quotas_near_limit,
-    resource_prices,
-    resource_teams,
-    resource_utilisation_hours,
-    resources_listed,
-    utilisation_averages,
-)
+from capacity.selectors.inventory import gpu_fleet_summary, resource_teams, resources_listed
+from capacity.selectors.metering import unit_cost_report
+from capacity.selectors.prices import resource_prices
+from capacity.selectors.quotas import quotas_by_use, quotas_near_limit
+from capacity.selectors.runs import collection_runs_latest
+from capacity.selectors.utilisation import fleet_gpu_utilisation, resource_utilisation_hours, utilisation_averages
 from dashboards import charts
 from dashboards.access import ViewerRequiredMixin
 from dashboards.forms import (

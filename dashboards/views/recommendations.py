@@ -20,7 +20,7 @@ from django_tables2 import RequestConfig
 
 from capacity.api.recommendations import RecommendationFilterSet
 from capacity.models import Action, Recommendation, Resource, TeamSettings
-from capacity.selectors import resource_utilisation_hours
+from capacity.selectors.utilisation import resource_utilisation_hours
 from capacity.services.approvals import (
     DECIDABLE,
     RecommendationForbidden,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from capacity.models import InstanceTypeInfo, Price, Resource, ServiceQuota
-from capacity.selectors import gpu_fleet_summary
+from capacity.selectors.inventory import gpu_fleet_summary
 from tests.factories import CloudAccountFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db

@@ -245,7 +245,7 @@ def test_it_counts_the_outcomes_of_tasks_a_real_worker_ran(client):
 
 @pytest.mark.django_db
 def test_it_ships_a_grafana_dashboard_with_a_panel_for_every_metric():
-    from capacity.monitoring import metric_families
+    from capacity.selectors.monitoring import metric_families
     from tests.integration_support import ROOT
 
     dashboard = json.loads((ROOT / "docs" / "grafana" / "costplane.json").read_text())

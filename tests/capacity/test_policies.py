@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from capacity.models import Action, Policy, Price, Resource, UtilisationHour
-from capacity.selectors import policy_actions_upcoming, policy_history, policy_savings
+from capacity.selectors.policies import policy_actions_upcoming, policy_history, policy_savings
 from capacity.services.actions import Waits, action_execute
 from capacity.services.actions.policy import policy_actions_due
 from capacity.services.inventory import inventory_collect

@@ -11,7 +11,7 @@ from django.utils import timezone
 from moto import mock_aws
 
 from capacity.models import CollectionRun, Resource, ServiceQuota, UtilisationHour
-from capacity.selectors import FLEET_KINDS, RUNNING_STATES, inventoried_types
+from capacity.selectors.inventory import FLEET_KINDS, RUNNING_STATES, inventoried_types
 from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh

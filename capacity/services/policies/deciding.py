@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from capacity.models import Action, Policy, Resource, UtilisationHour
 from capacity.schedules import Schedule, ScheduleError, parse_schedule
-from capacity.selectors import price_for
+from capacity.selectors.prices import price_for
 from capacity.services.actions.policy import OFF_KINDS, is_prod, keep_alive
 from capacity.services.policies.editing import (
     IDLE_LOOKBACK_HOURS,

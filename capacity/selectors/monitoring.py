@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from capacity.metering import unit_cost_report
 from capacity.models import Action, Recommendation
+from capacity.selectors.metering import unit_cost_report
 from finops.models import Alert, CeleryTaskCount, CloudAccount, IngestionRun
 from finops.reports import ReportQuery
 
