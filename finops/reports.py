@@ -24,10 +24,32 @@ MONEY_CONTEXT = Context(prec=80)
 _TAG_KEY = re.compile(r"^tag:(?P<key>.{1,128})$", re.DOTALL)
 
 
-class ReportQueryError(ValueError):
+class ReportError(ValueError):
+    """A report cannot be answered; `errors` is {parameter: [message, ...]}, the API's 400 body."""
+
+    errors: dict[str, list[str]]
+
+    @property
+    def messages(self) -> list[str]:
+        """Every message, for a page that shows them in one list."""
+        return [message for messages in self.errors.values() for message in messages]
+
+
+class ReportQueryError(ReportError):
+    """The request is malformed."""
+
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+class ReportDataError(ReportError):
+    """The data cannot answer the question (for example list cost where none is stored)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+        self.errors = {param: [message]}
 
 
 @dataclass(frozen=True)

@@ -6,34 +6,40 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.renderers import JSONRenderer
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_cost_report
-from finops.allocation import ROW_COLUMNS, idle_costs
+from capacity.selectors.reports import allocation_report, unit_cost_report
 from finops.api.reports import (
     REPORT_PARAMETERS,
-    AllocationReportView,
     ReportCSVRenderer,
+    ReportSerializer,
     frame_envelope,
+    report_error_response,
     report_response,
 )
-from finops.reports import ReportQueryError, money_sum, money_text, report_query_parse
-from finops.selectors.allocations import resource_lines_frame
-from finops.selectors.costs import ReportDataError
+from finops.reports import ReportError, money_sum, money_text
 
 
-class AllocationWithIdleReportView(AllocationReportView):
-    """/api/v1/allocations: `idle_cost` from the GPU utilisation of the machines the lines paid for."""
+class AllocationReportView(APIView):
+    """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part);
+    `idle_cost` is the part of `cost` paid for GPU capacity left unused (from the machines' GPU utilisation)."""
 
-    def idle_frame(self, query):
-        resource_ids = gpu_resource_ids()
-        lines = resource_lines_frame(query=query, resource_ids=resource_ids)
-        if lines.empty:
-            return None
-        hours = gpu_hours_frame(resource_ids=resource_ids, start=query.start, end=query.end)
-        idle = lines.assign(cost=idle_costs(lines, hours))
-        return idle[list(ROW_COLUMNS)]
+    renderer_classes = [JSONRenderer, ReportCSVRenderer]
+
+    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
+    def get(self, request):
+        try:
+            report = allocation_report(params=dict(request.query_params.lists()), today=timezone.now().date())
+        except ReportError as error:
+            return report_error_response(error)
+        body = frame_envelope(
+            report.query,
+            report.items.to_dict("records"),
+            currency=report.currency,
+            money_fields=["cost", "shared_cost", "idle_cost"],
+            extra={"rules_version": report.rules_version},
+        )
+        return report_response(request, body, name="allocations")
 
 
 class UnitCostReportView(APIView):
@@ -48,20 +54,17 @@ class UnitCostReportView(APIView):
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
-            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
-            version, currency, items = unit_cost_report(query=query)
-        except ReportQueryError as error:
-            return Response({"errors": error.errors}, status=400)
-        except ReportDataError as error:
-            return Response({"errors": {error.param: [str(error)]}}, status=400)
-        records = items.to_dict("records")
+            report = unit_cost_report(params=dict(request.query_params.lists()), today=timezone.now().date())
+        except ReportError as error:
+            return report_error_response(error)
+        records = report.items.to_dict("records")
         body = frame_envelope(
-            query,
+            report.query,
             records,
-            currency=currency,
+            currency=report.currency,
             money_fields=["cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions", "training_cost"],
             extra={
-                "rules_version": version,
+                "rules_version": report.rules_version,
                 "training_total": money_text(money_sum(record["training_cost"] for record in records)),
             },
         )

@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from capacity.api import policies, recommendations, views
-from capacity.api.reports import AllocationWithIdleReportView, UnitCostReportView
+from capacity.api.reports import AllocationReportView, UnitCostReportView
 
 
 def register(router: DefaultRouter) -> None:
@@ -19,7 +19,7 @@ def register(router: DefaultRouter) -> None:
 
 
 urlpatterns = [
-    re_path(r"^allocations/?$", AllocationWithIdleReportView.as_view(), name="report-allocations"),
+    re_path(r"^allocations/?$", AllocationReportView.as_view(), name="report-allocations"),
     re_path(r"^unit-costs/?$", UnitCostReportView.as_view(), name="report-unit-costs"),
     re_path(
         r"^recommendations/(?P<pk>[0-9]+)/approve/?$",

@@ -78,7 +78,7 @@ def gpu_hours_frame(*, resource_ids: list[str], start: date, end: date) -> pd.Da
     return frame
 
 
-def unit_cost_report(*, query: ReportQuery) -> tuple[int, str, pd.DataFrame]:
+def unit_costs_for_query(*, query: ReportQuery) -> tuple[int, str, pd.DataFrame]:
     """Unit costs for a report query: (rules version, currency, finops.unit_economics.unit_costs items).
 
     Billing and predictions are read per day and joined per endpoint-day before summing into the

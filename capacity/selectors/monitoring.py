@@ -14,7 +14,7 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from capacity.models import Action, Recommendation
-from capacity.selectors.metering import unit_cost_report
+from capacity.selectors.metering import unit_costs_for_query
 from finops.models import Alert, CeleryTaskCount, CloudAccount, IngestionRun
 from finops.reports import ReportQuery
 
@@ -120,7 +120,7 @@ def cost_per_1000_predictions(*, now: datetime) -> MetricFamily:
     query = ReportQuery(
         start=end - timedelta(days=7), end=end, aggregate=("tag:model", "tag:model_version", "resource")
     )
-    _version, _currency, items = unit_cost_report(query=query)
+    _version, _currency, items = unit_costs_for_query(query=query)
     samples = []
     for record in items.to_dict("records"):
         if record["cost_per_1000_predictions"] is None:

@@ -13,20 +13,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from finops.allocation import allocate, tag_coverage, untagged_resources
-from finops.reports import (
-    COST_BASES,
-    STEPS,
-    ReportQueryError,
-    money_sum,
-    money_text,
-    report_query_parse,
-    window_parse,
-)
-from finops.selectors.allocation_rules import allocation_rules_current
-from finops.selectors.allocations import allocation_rows_frame
-from finops.selectors.costs import ReportDataError, cost_rows
+from finops.reports import COST_BASES, STEPS, ReportError, money_sum, money_text, window_parse
 from finops.selectors.reconciliation import reconciliation_rows
+from finops.selectors.reports import CostReport, cost_report, tag_coverage_report
 
 
 class ReportCSVRenderer(BaseRenderer):
@@ -91,12 +80,10 @@ REPORT_PARAMETERS = [
 ]
 
 
-def report_envelope(query, rows) -> dict:
-    currencies = {row.currency for row in rows}
-    if len(currencies) > 1:
-        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+def cost_envelope(report: CostReport) -> dict:
+    query = report.query
     items = []
-    for row in rows:
+    for row in report.rows:
         item = {"key": row.key, "cost": money_text(row.cost)}
         if query.step:
             item["period"] = row.period.isoformat()
@@ -106,10 +93,15 @@ def report_envelope(query, rows) -> dict:
         "aggregate": list(query.aggregate),
         "cost_basis": query.cost_basis,
         "step": query.step,
-        "currency": currencies.pop() if currencies else "USD",
-        "total": money_text(money_sum(row.cost for row in rows)),
+        "currency": report.currency,
+        "total": money_text(report.total),
         "items": items,
     }
+
+
+def report_error_response(error: ReportError) -> Response:
+    """400 with {"errors": {PARAM: [message, ...]}} (ARCHITECTURE.md, "Reports API")."""
+    return Response({"errors": error.errors}, status=400)
 
 
 def frame_envelope(query, records: list[dict], *, currency: str, money_fields: list[str], extra: dict) -> dict:
@@ -155,13 +147,10 @@ class CostReportView(APIView):
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
-            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
-            body = report_envelope(query, cost_rows(query=query))
-        except ReportQueryError as error:
-            return Response({"errors": error.errors}, status=400)
-        except ReportDataError as error:
-            return Response({"errors": {error.param: [str(error)]}}, status=400)
-        return report_response(request, body, name="costs")
+            report = cost_report(params=dict(request.query_params.lists()), today=timezone.now().date())
+        except ReportError as error:
+            return report_error_response(error)
+        return report_response(request, cost_envelope(report), name="costs")
 
 
 class ReconciliationView(APIView):
@@ -208,40 +197,6 @@ class ReconciliationView(APIView):
         )
 
 
-class AllocationReportView(APIView):
-    """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part).
-
-    `idle_cost` is the part of `cost` paid for GPU capacity left unused; finops has no utilisation, so
-    here it is always 0 and capacity's subclass (the one routed) fills it in.
-    """
-
-    renderer_classes = [JSONRenderer, ReportCSVRenderer]
-
-    def idle_frame(self, query):
-        """Billing lines' idle GPU parts (finops.allocation.idle_costs) in ROW_COLUMNS, or None."""
-        return None
-
-    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
-    def get(self, request):
-        try:
-            query = report_query_parse(dict(request.query_params.lists()), today=timezone.now().date())
-            version, rules = allocation_rules_current()
-            frame, currency = allocation_rows_frame(query=query)
-            items = allocate(frame, aggregate=query.aggregate, rules=rules, idle=self.idle_frame(query))
-        except ReportQueryError as error:
-            return Response({"errors": error.errors}, status=400)
-        except ReportDataError as error:
-            return Response({"errors": {error.param: [str(error)]}}, status=400)
-        body = frame_envelope(
-            query,
-            items.to_dict("records"),
-            currency=currency,
-            money_fields=["cost", "shared_cost", "idle_cost"],
-            extra={"rules_version": version},
-        )
-        return report_response(request, body, name="allocations")
-
-
 class TagCoverageView(APIView):
     """Share of usage cost carrying a tag key (after the rules), by day and account; the top untagged resources."""
 
@@ -253,24 +208,21 @@ class TagCoverageView(APIView):
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def get(self, request):
-        key = (request.query_params.get("key") or "").strip()
-        params = {"window": [request.query_params.get("window", "30d")], "step": ["day"]}
         try:
-            if not key:
-                raise ReportQueryError({"key": ["Name the tag key, for example key=team."]})
-            query = report_query_parse(params, today=timezone.now().date())
-            version, rules = allocation_rules_current()
-            frame, currency = allocation_rows_frame(query=query)
-        except ReportQueryError as error:
-            return Response({"errors": error.errors}, status=400)
-        coverage = tag_coverage(frame, key=key, rules=rules)
-        resources = untagged_resources(frame, key=key, rules=rules)
+            report = tag_coverage_report(
+                params={"window": [request.query_params.get("window", "30d")]},
+                key=request.query_params.get("key") or "",
+                today=timezone.now().date(),
+            )
+        except ReportError as error:
+            return report_error_response(error)
+        query = report.query
         return Response(
             {
                 "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
-                "key": key,
-                "rules_version": version,
-                "currency": currency,
+                "key": report.key,
+                "rules_version": report.rules_version,
+                "currency": report.currency,
                 "by_day_account": [
                     {
                         "day": record["period"].isoformat(),
@@ -279,14 +231,14 @@ class TagCoverageView(APIView):
                         "tagged_cost": money_text(record["tagged_cost"]),
                         "coverage": None if record["coverage"] is None else money_text(record["coverage"]),
                     }
-                    for record in coverage.to_dict("records")
+                    for record in report.coverage.to_dict("records")
                 ],
                 "top_untagged_resources": [
                     {
                         **{name: record[name] for name in ("resource", "account", "service")},
                         "cost": money_text(record["cost"]),
                     }
-                    for record in resources.to_dict("records")
+                    for record in report.untagged.to_dict("records")
                 ],
             }
         )

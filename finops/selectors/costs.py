@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import connection
 
 from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
-from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportQuery
+from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery
 
 SOURCE_PREFERENCE = ("focus", "cur2", "cur_legacy")
 
@@ -34,14 +34,6 @@ _RECORD_BASIS = {"billed": "r.billed_cost", "effective": "r.effective_cost", "li
 _CE_COLUMNS = {"account": "c.linked_account_id", "service": "c.service_name"}
 _CE_BASIS = {"billed": "c.unblended_cost", "effective": "c.net_amortized_cost"}
 _STEP_SQL = {"day": "day", "week": "week", "month": "month"}
-
-
-class ReportDataError(ValueError):
-    """The data cannot answer the question (for example list cost where none is stored)."""
-
-    def __init__(self, param: str, message: str):
-        super().__init__(message)
-        self.param = param
 
 
 @dataclass(frozen=True)
@@ -172,6 +164,17 @@ def cost_rows(*, query: ReportQuery) -> list[CostRow]:
         CostRow(key=dict(zip(query.aggregate, keys, strict=True)), period=period, cost=cost, currency=currency)
         for (keys, period, currency), cost in sorted(merged.items(), key=lambda item: _sort_key(item[0]))
     ]
+
+
+def currency_of(rows, *, currency: str | None = None) -> str:
+    """The one billing currency of the rows a report read; ReportDataError when they hold several.
+
+    No exchange rate is ever guessed (ARCHITECTURE.md, "Currencies and billing periods").
+    """
+    currencies = {row.currency for row in rows}
+    if len(currencies) > 1:
+        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+    return currencies.pop() if currencies else (currency or "USD")
 
 
 def _sort_key(slot: tuple) -> tuple:
