@@ -1,5 +1,6 @@
-"""Celery wrappers for capacity collection and actions. Names containing "ingest" run on the ingest queue, names
-containing "action" on the actions queue (config/settings.py CELERY_TASK_ROUTES)."""
+"""Celery wrappers for capacity collection and actions: take ids, call a service. Each task's queue is in
+config/settings.py CELERY_TASK_ROUTES, keyed by the task's registered name: ingest for collection from AWS, actions
+for changes to resources, compute for the rest."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from capacity import selectors
+from capacity.selectors.inventory import inventoried_types
 from capacity.services import actions as actions_service
+from capacity.services import alerts as alerts_service
+from capacity.services.actions.policy import policy_actions_due
+from capacity.services.actions.recovery import actions_lease_sweep
 from capacity.services.approvals import recommendations_wake
 from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
 from capacity.services.inventory import inventory_collect
+from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
 from capacity.services.recommendations import recommendations_announce
@@ -49,7 +54,7 @@ def capacity_ingest_all() -> None:
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def prices_ingest() -> None:
-    regions, instance_types = selectors.inventoried_types()
+    regions, instance_types = inventoried_types()
     prices_refresh(regions=regions, instance_types=instance_types)
 
 
@@ -108,26 +113,21 @@ def actions_due() -> list[int]:
 
 @shared_task
 def realised_savings_measure() -> int:
-    """Measure the realised savings of done actions once a week of billing after the change is in (a read:
-    deliberately not named "action*", so it runs on the compute queue, not behind long resizes)."""
+    """Measure the realised savings of done actions once a week of billing after the change is in (a read: it
+    runs on the compute queue, not behind long resizes)."""
     return actions_service.actions_realised_savings_measure()
 
 
 @shared_task
 def alerts_evaluate() -> dict:
     """Run every alert source: open, refresh and resolve alerts and notify their channels."""
-    from capacity.services.alerts import alerts_evaluate as evaluate
-
-    return evaluate()
+    return alerts_service.alerts_evaluate()
 
 
 @shared_task
 def policies_run() -> dict:
     """Evaluate every enabled policy (each under its row lock), then queue the policy actions whose grace period is
-    over (a read and short writes: named without "action", so it runs on the compute queue)."""
-    from capacity.services.actions.policy import policy_actions_due
-    from capacity.services.policies import policies_evaluate
-
+    over (a read and short writes: it runs on the compute queue; the actions it queues run on the actions queue)."""
     evaluated = policies_evaluate()
     due = policy_actions_due()
     for action_id in due:
@@ -139,6 +139,4 @@ def policies_run() -> dict:
 def leases_sweep() -> dict:
     """Resolve running actions whose worker was lost, by looking at AWS (compute queue: it must not wait behind the
     long resizes it is checking on)."""
-    from capacity.services.actions.recovery import actions_lease_sweep
-
     return actions_lease_sweep()

@@ -218,11 +218,32 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 35 * 60, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = "compute"
 CELERY_TASK_QUEUES_NAMES = ("ingest", "compute", "actions")
+# Every task of ours by its registered name, and its queue: `ingest` pulls from AWS (slow, network-bound),
+# `actions` changes resources (waits up to an hour), `compute` works on our own data and must not wait behind
+# either. Exact names, no patterns, so renaming a task cannot move it to another queue; a task missing here
+# fails tests/config/test_celery_worker.py (it would run on the default queue, compute).
 CELERY_TASK_ROUTES = {
-    "finops.tasks.*ingest*": {"queue": "ingest"},
-    "capacity.tasks.*ingest*": {"queue": "ingest"},
-    "capacity.tasks.*action*": {"queue": "actions"},
-    "*": {"queue": "compute"},
+    "finops.tasks.ingestion_schedule_all": {"queue": "ingest"},
+    "finops.tasks.ingestion_run_execute": {"queue": "ingest"},
+    "finops.tasks.cost_explorer_ingest": {"queue": "ingest"},
+    "finops.tasks.cost_anomalies_aws_ingest_all": {"queue": "ingest"},
+    "finops.tasks.worker_heartbeat_record": {"queue": "compute"},
+    "finops.tasks.notifications_retry": {"queue": "compute"},
+    "finops.tasks.cost_anomalies_detect": {"queue": "compute"},
+    "capacity.tasks.capacity_ingest_all": {"queue": "ingest"},
+    "capacity.tasks.capacity_ingest": {"queue": "ingest"},
+    "capacity.tasks.prices_ingest": {"queue": "ingest"},
+    "capacity.tasks.compute_optimizer_ingest_all": {"queue": "ingest"},
+    "capacity.tasks.compute_optimizer_ingest": {"queue": "ingest"},
+    "capacity.tasks.actions_due": {"queue": "actions"},
+    "capacity.tasks.action_execute_task": {"queue": "actions"},
+    "capacity.tasks.gpu_demand_refresh": {"queue": "compute"},
+    "capacity.tasks.gpu_rightsizing_compute": {"queue": "compute"},
+    "capacity.tasks.recommendations_snoozes_end": {"queue": "compute"},
+    "capacity.tasks.realised_savings_measure": {"queue": "compute"},
+    "capacity.tasks.alerts_evaluate": {"queue": "compute"},
+    "capacity.tasks.policies_run": {"queue": "compute"},
+    "capacity.tasks.leases_sweep": {"queue": "compute"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

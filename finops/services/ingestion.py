@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from celery import current_app
 from django.db import transaction
 
 from finops.models import CloudAccount, IngestionRun
+from finops.services.billing_import import billing_export_import
+from finops.services.cost_explorer import cost_explorer_ingest
 
 
 class IngestionRequestError(ValueError):
@@ -19,10 +22,9 @@ def ingestion_request(*, account: CloudAccount, source: str) -> IngestionRun:
     if source == IngestionRun.Source.EXPORT and not (account.exports_enabled and account.export_s3_uri):
         raise IngestionRequestError(f"Account {account.account_id} has no data export configured (export_s3_uri).")
     run = IngestionRun.objects.create(account=account, source=source, status=IngestionRun.Status.QUEUED)
-
-    from finops.tasks import ingestion_run_execute
-
-    transaction.on_commit(lambda: ingestion_run_execute.delay(run.pk))
+    # Sent by the task's registered name: tasks import services, never the other way round. The name's entry in
+    # CELERY_TASK_ROUTES puts it on the ingest queue; after the commit, so that the worker finds the run.
+    transaction.on_commit(lambda: current_app.send_task("finops.tasks.ingestion_run_execute", args=[run.pk]))
     return run
 
 
@@ -47,9 +49,5 @@ def ingestion_run_execute(*, run_id: int) -> IngestionRun | None:
         run.save(update_fields=["status"])
     account = run.account
     if run.source == IngestionRun.Source.EXPORT:
-        from finops.services.billing_import import billing_export_import
-
         return billing_export_import(location=account.export_s3_uri, default_account_id=account.account_id, run=run)
-    from finops.services.cost_explorer import cost_explorer_ingest
-
     return cost_explorer_ingest(account=account, run=run)
