@@ -11,18 +11,18 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from finops.models import Alert, Channel, Notification
-from finops.roles import user_can_approve_for_team, user_can_view, user_is_operator
+from finops.permissions import IsChannelEditorOrReadOnly
+from finops.roles import user_can_approve_for_team, user_is_operator
 from finops.services.alerts import alert_acknowledge
 from finops.services.channels import (
     ChannelForbidden,
     ChannelInputError,
-    channel_can_edit_any,
     channel_create,
     channel_delete,
     channel_test_send,
@@ -136,18 +136,6 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Alert.objects.select_related("team", "acknowledged_by")
     serializer_class = AlertSerializer
     filterset_class = AlertFilterSet
-
-
-class IsChannelEditorOrReadOnly(BasePermission):
-    """Reads for anyone holding a role; writes for operators, admins and team approvers, whose reach (which
-    channels) finops.services.channels decides per channel."""
-
-    message = "Changing channels needs the operator or admin role, or to approve for the channel's team."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS:
-            return user_can_view(request.user)
-        return channel_can_edit_any(user=request.user)
 
 
 class ChannelViewSet(viewsets.ModelViewSet):

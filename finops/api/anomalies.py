@@ -11,12 +11,11 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from finops.models import CostAnomaly
-from finops.roles import user_can_view
+from finops.permissions import CanViewCosts
 from finops.services.anomalies import cost_anomaly_feedback
 
 
@@ -57,13 +56,6 @@ class CostAnomalyViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = CostAnomaly.objects.select_related("account", "feedback_by").order_by("-day", "-impact", "id")
     serializer_class = CostAnomalySerializer
     filterset_class = CostAnomalyFilterSet
-
-
-class CanViewCosts(BasePermission):
-    message = "You need the viewer, operator or admin role, or to approve for a team."
-
-    def has_permission(self, request, view) -> bool:
-        return user_can_view(request.user)
 
 
 class FeedbackSerializer(serializers.Serializer):
