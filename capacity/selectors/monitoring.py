@@ -10,13 +10,14 @@ import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from capacity.models import Action, Recommendation
 from capacity.selectors.metering import unit_costs_for_query
-from finops.models import Alert, CeleryTaskCount, CloudAccount, IngestionRun
+from finops.models import Alert, CeleryTaskCount, IngestionRun
 from finops.reports import ReportQuery
+from finops.selectors.ingestion import account_last_success_list
 
 Labels = dict[str, str]
 
@@ -31,18 +32,9 @@ class MetricFamily:
 
 def ingestion_lag(*, now: datetime) -> MetricFamily:
     """Seconds since each enabled account's last successful ingestion run finished (none yet: no sample)."""
-    accounts = (
-        CloudAccount.objects.filter(Q(cost_explorer_enabled=True) | Q(exports_enabled=True))
-        .annotate(
-            last_success=Max(
-                "ingestion_runs__finished_at", filter=Q(ingestion_runs__status=IngestionRun.Status.SUCCEEDED)
-            )
-        )
-        .order_by("account_id")
-    )
     samples = [
         ({"account": account.account_id}, round((now - account.last_success).total_seconds(), 3))
-        for account in accounts
+        for account in account_last_success_list(enabled_only=True)
         if account.last_success is not None
     ]
     return MetricFamily(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q, QuerySet
 
 from finops.models import CloudAccount, CostExplorerRecord, ExportDailyTotal, IngestionRun
 
@@ -18,6 +18,21 @@ class AccountFreshness:
     cost_explorer_estimated_from: date | None
     last_run: IngestionRun | None
     last_success_at: datetime | None
+
+
+def account_last_success_list(*, enabled_only: bool = False) -> QuerySet[CloudAccount]:
+    """Accounts in account id order, each annotated with `last_success`: when its last successful ingestion run
+    finished (None before the first). The one reading of "last successful ingestion" that the Accounts page, the
+    stale-ingestion alert and the ingestion-lag metric share, so that they never disagree about an account.
+
+    `enabled_only` keeps the accounts with Cost Explorer or exports switched on: the ones expected to ingest.
+    """
+    accounts = CloudAccount.objects.all()
+    if enabled_only:
+        accounts = accounts.filter(Q(cost_explorer_enabled=True) | Q(exports_enabled=True))
+    return accounts.annotate(
+        last_success=Max("ingestion_runs__finished_at", filter=Q(ingestion_runs__status=IngestionRun.Status.SUCCEEDED))
+    ).order_by("account_id")
 
 
 def account_freshness_list() -> list[AccountFreshness]:
@@ -43,12 +58,6 @@ def account_freshness_list() -> list[AccountFreshness]:
         IngestionRun.objects.filter(account__isnull=False).order_by("account_id", "-created_at").distinct("account_id")
     ):
         last_runs[run.account_id] = run
-    successes = dict(
-        IngestionRun.objects.filter(status=IngestionRun.Status.SUCCEEDED, account__isnull=False)
-        .values("account_id")
-        .annotate(last=Max("finished_at"))
-        .values_list("account_id", "last")
-    )
     return [
         AccountFreshness(
             account=account,
@@ -56,7 +65,7 @@ def account_freshness_list() -> list[AccountFreshness]:
             last_cost_explorer_day=explorer_days.get(account.account_id),
             cost_explorer_estimated_from=estimated_from.get(account.account_id),
             last_run=last_runs.get(account.pk),
-            last_success_at=successes.get(account.pk),
+            last_success_at=account.last_success,
         )
-        for account in CloudAccount.objects.all()
+        for account in account_last_success_list()
     ]

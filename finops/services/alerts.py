@@ -19,14 +19,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from finops.allocation import tag_coverage
-from finops.models import Alert, CloudAccount, IngestionRun, Team
+from finops.models import Alert, Team
 from finops.reports import ReportQuery, money_sum
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import allocation_rows_frame
+from finops.selectors.ingestion import account_last_success_list
 from finops.services.notifications import Message, notify
 
 logger = logging.getLogger(__name__)
@@ -160,17 +160,8 @@ def stale_ingestion_alert_specs(*, now: datetime | None = None) -> list[AlertSpe
     now = now or timezone.now()
     hours = settings.COSTPLANE_ALERT_STALE_INGESTION_HOURS
     cutoff = now - timedelta(hours=hours)
-    accounts = (
-        CloudAccount.objects.filter(Q(cost_explorer_enabled=True) | Q(exports_enabled=True))
-        .annotate(
-            last_success=Max(
-                "ingestion_runs__finished_at", filter=Q(ingestion_runs__status=IngestionRun.Status.SUCCEEDED)
-            )
-        )
-        .order_by("account_id")
-    )
     specs = []
-    for account in accounts:
+    for account in account_last_success_list(enabled_only=True):
         if account.last_success is not None and account.last_success >= cutoff:
             continue
         # A newly added account gets N hours for its first run before it counts as stale.
