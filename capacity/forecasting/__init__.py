@@ -7,10 +7,8 @@ these a Series; services persist the frames they return.
 
 from __future__ import annotations
 
-from capacity.forecasting.models import CANDIDATES
+from capacity.forecasting.models import CANDIDATE_NAMES
 from capacity.forecasting.preparation import infer_season_length
 from capacity.forecasting.selection import backtest, forecast
-
-CANDIDATE_NAMES = tuple(candidate.name for candidate in CANDIDATES)
 
 __all__ = ["CANDIDATE_NAMES", "backtest", "forecast", "infer_season_length"]

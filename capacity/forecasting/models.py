@@ -122,3 +122,4 @@ CANDIDATES: tuple[Candidate, ...] = (
     ),
 )
 CANDIDATES_BY_NAME = {candidate.name: candidate for candidate in CANDIDATES}
+CANDIDATE_NAMES = tuple(candidate.name for candidate in CANDIDATES)
