@@ -14,7 +14,7 @@ from decimal import Decimal, localcontext
 
 import pandas as pd
 
-from finops.allocation import Rules, tag_columns
+from finops.allocation.rules import Rules, tag_columns
 from finops.reports import MONEY_CONTEXT
 
 ENDPOINT = re.compile(r":endpoint/", re.IGNORECASE)
@@ -61,7 +61,7 @@ def unit_costs(
 ) -> pd.DataFrame:
     """Items per aggregate key and period: serving cost, predictions, cost per 1,000 predictions, training cost.
 
-    `rows` has finops.allocation.ROW_COLUMNS with `period` the UTC day; `predictions` has resource,
+    `rows` has finops.allocation.engine.ROW_COLUMNS with `period` the UTC day; `predictions` has resource,
     period (the day) and predictions (Decimal). Endpoint-days are joined first, then summed into the
     report's `step`. `cost_with_predictions` is the serving cost of the endpoint-days whose predictions
     are known, and the cost per 1,000 predictions divides that (never the cost of days without data) by

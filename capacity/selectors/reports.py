@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_costs_for_query
-from finops.allocation import ROW_COLUMNS, allocate, idle_costs
+from finops.allocation.engine import ROW_COLUMNS, allocate, idle_costs
 from finops.reports import ReportQuery, report_query_parse
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame

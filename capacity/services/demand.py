@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from capacity.forecasting import forecast
 from capacity.models import GpuDemandDay, GpuDemandForecast, InstanceTypeInfo, Resource, UtilisationHour
-from finops.allocation import tag_columns
+from finops.allocation.rules import tag_columns
 from finops.reports import UNALLOCATED, ReportQuery
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import usage_quantity_frame

@@ -55,7 +55,9 @@ from dashboards.tables import (
     unit_cost_daily_rows,
     unit_cost_table_rows,
 )
-from finops.allocation import RulesError, allocate, tag_coverage, untagged_resources
+from finops.allocation.coverage import tag_coverage, untagged_resources
+from finops.allocation.engine import allocate
+from finops.allocation.rules import RulesError
 from finops.models import AllocationRulesVersion, CostRecord
 from finops.reports import UNALLOCATED, ReportQueryError, money_sum, report_query_parse
 from finops.roles import user_is_operator

@@ -5,7 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from finops.allocation import RulesError
+from finops.allocation.rules import RulesError
 from finops.api.serializers import (
     AllocationRulesVersionSerializer,
     CloudAccountSerializer,

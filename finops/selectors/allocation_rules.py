@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from finops.allocation import Rules, rules_parse
+from finops.allocation.rules import Rules, rules_parse
 from finops.models import AllocationRulesVersion
 
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 from django.db import connection
 
-from finops.allocation import ROW_COLUMNS
+from finops.allocation.engine import ROW_COLUMNS
 from finops.reports import ReportQuery
 from finops.selectors.costs import ReportDataError, export_grouped_sql
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from finops.allocation import tag_coverage, untagged_resources
+from finops.allocation.coverage import tag_coverage, untagged_resources
 from finops.reports import ReportQuery, ReportQueryError, money_sum, report_query_parse
 from finops.selectors.allocation_rules import allocation_rules_current
 from finops.selectors.allocations import allocation_rows_frame

@@ -21,7 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from finops.allocation import tag_coverage
+from finops.allocation.coverage import tag_coverage
 from finops.models import Alert, Team
 from finops.reports import ReportQuery, money_sum
 from finops.selectors.allocation_rules import allocation_rules_current
@@ -194,7 +194,7 @@ def stale_ingestion_alert_specs(*, now: datetime | None = None) -> list[AlertSpe
 def unallocated_share_alert_specs(*, now: datetime | None = None) -> list[AlertSpec]:
     """The share of the last complete 7 days' usage cost without the team tag (after the rules) over X%.
 
-    The same reading as the Allocation page's tag coverage (finops.allocation.tag_coverage): usage lines
+    The same reading as the Allocation page's tag coverage (finops.allocation.coverage.tag_coverage): usage lines
     only, since taxes, credits and purchases carry no resource tags by nature.
     """
     now = now or timezone.now()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from finops.allocation import rules_parse
+from finops.allocation.rules import rules_parse
 from finops.models import AllocationRulesVersion
 
 
 @transaction.atomic
 def allocation_rules_publish(*, document: dict, user, comment: str = "") -> AllocationRulesVersion:
-    """Publish `document` as the next rules version. Raises finops.allocation.RulesError when invalid."""
+    """Publish `document` as the next rules version. Raises finops.allocation.rules.RulesError when invalid."""
     rules_parse(document)
     # Lock the newest version so two publishers cannot take the same number.
     current = AllocationRulesVersion.objects.select_for_update().order_by("-number").first()

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from dashboards.views import RULES_EXAMPLE
-from finops.allocation import rules_parse
+from finops.allocation.rules import rules_parse
 from finops.models import AllocationRulesVersion
 from finops.services.billing_import import billing_export_import
 from tests.finops.test_billing_import import focus_rows, write_focus

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from finops.allocation import ROW_COLUMNS, RulesError, allocate, rules_parse, split_amount, tag_columns
+from finops.allocation.engine import ROW_COLUMNS, allocate, split_amount
+from finops.allocation.rules import RulesError, rules_parse, tag_columns
 
 D = Decimal
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from finops.allocation import ROW_COLUMNS, allocate, idle_costs, rules_parse
+from finops.allocation.engine import ROW_COLUMNS, allocate, idle_costs
+from finops.allocation.rules import rules_parse
 from finops.unit_economics import unit_costs
 
 D = Decimal
