@@ -294,7 +294,7 @@ def _benchmark(path: Path) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from finops.services.billing_import import COPY_COLUMNS
+    from finops.services.billing_writer import COPY_COLUMNS
 
     call_command("migrate", verbosity=0)
     print(f"generating {ROWS:,} FOCUS 1.2 rows (not timed) ...", flush=True)
