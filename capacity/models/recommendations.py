@@ -133,7 +133,9 @@ class Action(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNED)
     account = models.ForeignKey("finops.CloudAccount", on_delete=models.PROTECT, related_name="actions")
     region = models.CharField(max_length=32)
-    resource_type = models.CharField(max_length=64)
+    resource_type = models.CharField(
+        max_length=64, help_text="Resource.Kind's value: ec2_instance, sagemaker_endpoint… (not Compute Optimizer's)."
+    )
     resource_arn = models.CharField(max_length=2048)
     resource = models.ForeignKey(
         "capacity.Resource", null=True, blank=True, on_delete=models.SET_NULL, related_name="actions"
@@ -142,7 +144,7 @@ class Action(models.Model):
     parameters = models.JSONField(default=dict, blank=True, help_text="What to do, e.g. the target instance type.")
     dry_run = models.BooleanField(default=True, help_text="Every account starts in dry run.")
     monthly_savings = models.DecimalField(**MONEY, null=True, blank=True)
-    # Execution (capacity/services/actions.py): what was there before, what was put, what AWS said.
+    # Execution (capacity/services/actions/): what was there before, what was put, what AWS said.
     old_configuration = models.CharField(max_length=256, blank=True, help_text="Instance type before the change.")
     new_configuration = models.CharField(max_length=256, blank=True, help_text="Instance type put in place.")
     next_window_at = models.DateTimeField(null=True, blank=True, help_text="Announced: when the window opens.")

@@ -8,7 +8,8 @@ Decisions:
 - open and snoozed recommendations can be decided; approved, rejected and expired ones cannot.
 - Every change is a transition row: who (a user) or what (a process name), when, from, to, why.
 - An approval creates the Action in state `planned` (dry run) and nothing more: executing it is the
-  action engine's job, which picks up planned actions.
+  action engine's job, which picks up planned actions. The action names its resource type as Resource.Kind does
+  (`ec2_instance`), not as Compute Optimizer does (`Ec2Instance`): capacity/services/actions/names.py.
 - An approved action that ended `skipped` because its account was in dry run can be re-planned, by the same
   people, once the account has left dry run: the approval named the change, the dry run only rehearsed it, and
   it never touched the resource, so running it for real is still "at most once". Nothing re-plans by itself.
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from capacity.maintenance import parse_window
 from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition, TeamSettings
+from capacity.services.actions.names import action_resource_type
 from finops.models import Team
 from finops.roles import user_can_approve_for_team
 
@@ -106,7 +108,7 @@ def recommendation_approve(
         kind=recommendation.kind,
         account=recommendation.account,
         region=recommendation.region,
-        resource_type=recommendation.resource_type,
+        resource_type=action_resource_type(recommendation.resource_type),
         resource_arn=recommendation.resource_arn,
         resource=recommendation.resource,
         team=recommendation.team,

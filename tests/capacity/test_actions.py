@@ -1,5 +1,6 @@
-"""Executing actions (capacity/services/actions.py) against the sandbox fleet in moto: EC2 and SageMaker endpoint
-resizes, rollback, dry run, the maintenance window, at most once, the kill switch; due actions and their tasks."""
+"""Executing actions (capacity/services/actions/: state.py, resize.py, resize_ec2.py) against the sandbox fleet in
+moto: EC2 and SageMaker endpoint resizes, rollback, dry run, the maintenance window, at most once, the kill switch;
+due actions and their tasks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from botocore.exceptions import ClientError
 
 from capacity import tasks
 from capacity.models import Action, ActionTransition, Recommendation, TeamSettings
-from capacity.services.actions import Waits, action_execute, actions_due
+from capacity.services.actions.execute import action_execute
+from capacity.services.actions.resize import actions_due
+from capacity.services.actions.state import Waits
 from capacity.services.approvals import recommendation_approve
 from config.celery import app
 from config.schedules import BEAT_SCHEDULE
@@ -351,6 +354,6 @@ def test_the_tasks_route_to_the_actions_queue_and_run_every_five_minutes(fleet, 
     action = planned(live(accounts), vision)
     queued = []
     monkeypatch.setattr(tasks.action_execute_task, "delay", queued.append)
-    monkeypatch.setattr("capacity.services.actions.timezone.now", lambda: IN_WINDOW)
+    monkeypatch.setattr("capacity.services.actions.resize.timezone.now", lambda: IN_WINDOW)
     assert tasks.actions_due() == [action.pk]
     assert queued == [action.pk]

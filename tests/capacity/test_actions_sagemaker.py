@@ -1,5 +1,5 @@
-"""SageMaker endpoint resizes (capacity/services/actions.py) in moto: new EndpointConfig, UpdateEndpoint, InService;
-rollback to the old config; dry run.
+"""SageMaker endpoint resizes (capacity/services/actions/resize_sagemaker.py) in moto: new EndpointConfig,
+UpdateEndpoint, InService; rollback to the old config; dry run.
 
 moto 5.2 has no UpdateEndpoint: `update_endpoint` below adds it for these tests (the endpoint takes the new
 config's variants and stays InService), the way sandbox/moto_extensions.py extends moto for the sandbox.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from capacity.models import Action, TeamSettings
-from capacity.services.actions import action_execute
+from capacity.services.actions.execute import action_execute
 from sandbox.moto_extensions import moto_extend
 from tests.capacity.conftest import ML_PROD, client_factory
 from tests.capacity.test_actions import (

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from capacity.models import Action
-from capacity.services.actions import action_realised_savings, actions_realised_savings_measure
+from capacity.services.actions.savings import action_realised_savings, actions_realised_savings_measure
 from finops.models import CostRecord, ExportDailyTotal
 from tests.capacity.test_actions import INSTANCE, INSTANCE_ARN, planned
 from tests.factories import CloudAccountFactory, TeamFactory

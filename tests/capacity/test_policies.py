@@ -11,8 +11,9 @@ from django.core import mail
 
 from capacity.models import Action, Policy, Price, Resource, UtilisationHour
 from capacity.selectors.policies import policy_actions_upcoming, policy_history, policy_savings
-from capacity.services.actions import Waits, action_execute
+from capacity.services.actions.execute import action_execute
 from capacity.services.actions.policy import policy_actions_due
+from capacity.services.actions.state import Waits
 from capacity.services.inventory import inventory_collect
 from capacity.services.policies import (
     PolicyForbidden,

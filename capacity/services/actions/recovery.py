@@ -10,7 +10,7 @@ the resource in AWS, never by repeating the change:
   if it has been started only once, else `failed`;
 - anything else (half-way: stopping, Updating, Creating, a right-size put back half) -> `failed` with what AWS
   shows, for a person to look at; a transitional state is looked at again on the next sweep instead.
-A Describe error leaves the action running for the next sweep. The worker's own late `_finish` writes nothing
+A Describe error leaves the action running for the next sweep. The worker's own late `action_finish` writes nothing
 over a resolved action.
 """
 
@@ -28,8 +28,9 @@ from capacity.aws import ClientFactory
 from capacity.aws import ec2 as ec2_api
 from capacity.aws import sagemaker as sagemaker_api
 from capacity.models import Action, Resource
-from capacity.services.actions import EC2_INSTANCE, SAGEMAKER_ENDPOINT, _resource_name, action_transition_record
-from capacity.services.actions.policy import _group_sizes, resource_name
+from capacity.services.actions.names import resource_name
+from capacity.services.actions.policy_steps import group_sizes
+from capacity.services.actions.state import action_transition_record
 from capacity.services.inventory import clients_for
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,9 @@ DONE, RETRY, FAILED, WAIT = "done", "retry", "failed", "wait"
 def _verdict_rightsize(clients, action: Action) -> tuple[str, str]:
     target = action.parameters.get("target", "")
     progress = action.parameters.get("progress", {})
-    if action.resource_type == EC2_INSTANCE:
+    if action.resource_type == Resource.Kind.EC2_INSTANCE:
         ec2 = clients("ec2")
-        instance_id = _resource_name(action)
+        instance_id = resource_name(action)
         described = ec2_api.instance(ec2, instance_id)
         current, state = described["InstanceType"], described["State"]["Name"]
         initial_state = progress.get("initial_state", "")
@@ -60,8 +61,8 @@ def _verdict_rightsize(clients, action: Action) -> tuple[str, str]:
         if current == initial_type and (not initial_state or state == initial_state):
             return RETRY, f"{instance_id} is still {current} ({state}): nothing was changed"
         return FAILED, f"{instance_id} is {current} ({state}); it was {initial_type} ({initial_state or 'unknown'})"
-    if action.resource_type == SAGEMAKER_ENDPOINT:
-        name = _resource_name(action)
+    if action.resource_type == Resource.Kind.SAGEMAKER_ENDPOINT:
+        name = resource_name(action)
         described = sagemaker_api.endpoint_described(clients("sagemaker"), name)
         if described is None:
             return FAILED, f"Endpoint {name} does not exist"
@@ -109,7 +110,7 @@ def _verdict_policy(clients, action: Action) -> tuple[str, str]:
         if status in ("InService", "Creating"):
             return DONE, f"Endpoint {name} is {status}"
         return (RETRY if status == "absent" else FAILED), f"Endpoint {name} is {status}"
-    sizes = _group_sizes(clients, action)
+    sizes = group_sizes(clients, action)
     if kind == Kind.SCALE_TO_ZERO:
         if sizes["desired"] == 0:
             return DONE, f"Group {name} is at {sizes}"

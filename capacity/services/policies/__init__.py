@@ -1,6 +1,9 @@
 """Idle-shutdown and off-hours policies: editing them, deciding what they do, and announcing and snoozing actions.
 
 Decisions:
+- Modules: editing.py (validation, create, update, delete), selection.py (the resources a policy selects, the
+  schedule for each), guards.py (opt-out, prod guard), deciding.py (policy_decisions, the preview), running.py
+  (recording decisions, announcing, snoozing). Running the actions is capacity/services/actions/policy.py's.
 - Operators (and admins) create and edit policies (editing.py; PolicyInputError names the field). A new
   policy starts in dry run. An action kind fits its resources: stop_start -> EC2 instances and notebook instances,
   endpoint_delete_recreate -> SageMaker endpoints, scale_to_zero -> Auto Scaling groups and EKS node groups; an
@@ -13,7 +16,8 @@ Decisions:
   the current idle streak; idle actions are not undone automatically (people start what they need).
 - At most one action per (policy, resource, kind, boundary) (a database constraint): a boundary acted on, skipped or
   snoozed is never acted on again, so a resource started by hand during off-hours stays on until the next off.
-- Guards, recorded as skipped actions with the reason (once per boundary): the opt-out tag
+- Guards (guards.py, asked again when an action runs), recorded as skipped actions with the reason (once per
+  boundary): the opt-out tag
   `costplane:keep-alive=true` always wins; resources tagged environment=prod (key: COSTPLANE_ENVIRONMENT_TAG_KEY)
   unless `include_prod`; beyond `max_actions_per_run` off actions in one evaluation: "cap reached" (on actions are
   never capped: a capped restore would leave things off). A schedule tag that does not parse is an error naming the
@@ -29,14 +33,7 @@ Decisions:
   instances); None without a price (never guessed).
 """
 
-from capacity.services.policies.deciding import (
-    Decision,
-    policy_decisions,
-    policy_preview,
-    policy_resources,
-    policy_schedule_for,
-    resource_hourly_saving,
-)
+from capacity.services.policies.deciding import Decision, policy_decisions, policy_preview, resource_hourly_saving
 from capacity.services.policies.editing import (
     KINDS_FOR_ACTION,
     ActionStateError,
@@ -53,6 +50,7 @@ from capacity.services.policies.running import (
     policies_evaluate,
     policy_evaluate,
 )
+from capacity.services.policies.selection import policy_resources, policy_schedule_for
 
 __all__ = [
     "KINDS_FOR_ACTION",

@@ -1,5 +1,6 @@
-"""Deciding what a policy does now: selection, schedules (policy or tag), idle streaks, guards, restores, and
-the preview built on them (reads only)."""
+"""Deciding what a policy does now: idle streaks, running state, the guards' verdicts, restores, and the preview
+built on them (reads only). Which resources a policy selects and which schedule applies are selection.py's;
+the guards themselves are guards.py's."""
 
 from __future__ import annotations
 
@@ -11,17 +12,11 @@ from typing import Any
 from django.utils import timezone
 
 from capacity.models import Action, Policy, Resource, UtilisationHour
-from capacity.schedules import Schedule, ScheduleError, parse_schedule
+from capacity.schedules import Schedule
 from capacity.selectors.prices import price_for
-from capacity.services.actions.policy import OFF_KINDS, is_prod, keep_alive
-from capacity.services.policies.editing import (
-    IDLE_LOOKBACK_HOURS,
-    KINDS_FOR_ACTION,
-    OFF_ON,
-    RUNNING,
-    WOULD,
-    Kind,
-)
+from capacity.services.policies.editing import IDLE_LOOKBACK_HOURS, OFF_ON, RUNNING, WOULD, Kind
+from capacity.services.policies.guards import OFF_KINDS, resource_guard_reason
+from capacity.services.policies.selection import policy_resources, policy_schedule_for
 
 
 @dataclass
@@ -57,41 +52,6 @@ class Decision:
         }
 
 
-def policy_schedule_for(*, policy: Policy, resource: Resource) -> tuple[Schedule | None, str]:
-    """(the schedule that applies to `resource`, "") or (None, why not: no tag, or the tag's error)."""
-    if policy.schedule:
-        try:
-            return parse_schedule(policy.schedule), ""
-        except ScheduleError as error:
-            return None, f"Policy schedule: {error}"
-    text = (resource.tags or {}).get(policy.schedule_tag_key, "")
-    if not text:
-        return None, f"No schedule: the resource has no tag {policy.schedule_tag_key}."
-    try:
-        return parse_schedule(text), ""
-    except ScheduleError as error:
-        label = resource.name or resource.resource_id
-        return None, f"Resource {label}: tag {policy.schedule_tag_key}: {error}"
-
-
-def policy_resources(*, policy: Policy) -> list[Resource]:
-    """The live resources the policy selects (kinds, accounts, regions, tag filters), in a stable order."""
-    kinds = policy.resource_kinds or list(KINDS_FOR_ACTION[policy.action])
-    resources = Resource.objects.filter(kind__in=kinds, gone_at__isnull=True).select_related(
-        "account", "team", "type_info"
-    )
-    account_ids = list(policy.accounts.values_list("pk", flat=True))
-    if account_ids:
-        resources = resources.filter(account_id__in=account_ids)
-    if policy.regions:
-        resources = resources.filter(region__in=policy.regions)
-    return [
-        resource
-        for resource in resources.order_by("account__account_id", "region", "kind", "resource_id")
-        if all((resource.tags or {}).get(key) in values for key, values in policy.tag_filters.items())
-    ]
-
-
 def _running(resource: Resource) -> bool:
     if resource.kind in RUNNING:
         return resource.state in RUNNING[resource.kind]
@@ -119,14 +79,6 @@ def resource_hourly_saving(*, resource: Resource) -> Decimal | None:
         count = resource.details.get("desired_capacity", resource.details.get("desired_size", resource.instance_count))
         return price.hourly_usd * int(count or 0)
     return price.hourly_usd
-
-
-def _guard_reason(policy: Policy, resource: Resource) -> str:
-    if keep_alive(resource.tags or {}):
-        return "Opt-out: tagged costplane:keep-alive=true."
-    if is_prod(resource.tags or {}) and not policy.include_prod:
-        return "Prod guard: tagged as production; the policy does not include prod."
-    return ""
 
 
 def _existing(policy: Policy, kinds: tuple[str, ...]) -> set[tuple[int, str, datetime]]:
@@ -226,7 +178,7 @@ def policy_decisions(*, policy: Policy, now: datetime) -> list[Decision]:
                          transition_at=boundary, next_transition=upcoming)
             )  # fmt: skip
             continue
-        guard = _guard_reason(policy, resource)
+        guard = resource_guard_reason(policy=policy, resource=resource)
         decisions.append(
             Decision(
                 resource, "skip" if guard else WOULD[off_kind], guard or reason, kind=off_kind,

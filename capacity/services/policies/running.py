@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from capacity.models import Action, ActionTransition, Policy
 from capacity.schedules import Schedule
-from capacity.services.actions.policy import OFF_KINDS
-from capacity.services.policies.deciding import Decision, policy_decisions, policy_schedule_for
+from capacity.services.policies.deciding import Decision, policy_decisions
 from capacity.services.policies.editing import (
     ACTOR,
     WOULD,
@@ -20,6 +19,8 @@ from capacity.services.policies.editing import (
     PolicyForbidden,
     PolicyInputError,
 )
+from capacity.services.policies.guards import OFF_KINDS
+from capacity.services.policies.selection import policy_schedule_for
 from finops.roles import user_can_approve_for_team
 
 # --- Evaluating ------------------------------------------------------------------------------------------
