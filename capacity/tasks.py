@@ -12,10 +12,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from capacity.selectors.inventory import inventoried_types
-from capacity.services import actions as actions_service
 from capacity.services import alerts as alerts_service
+from capacity.services.actions.execute import action_execute
 from capacity.services.actions.policy import policy_actions_due
 from capacity.services.actions.recovery import actions_lease_sweep
+from capacity.services.actions.resize import actions_due as resize_actions_due
+from capacity.services.actions.savings import actions_realised_savings_measure
 from capacity.services.approvals import recommendations_wake
 from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
@@ -99,13 +101,13 @@ def recommendations_snoozes_end() -> None:
 @shared_task(soft_time_limit=80 * 60, time_limit=85 * 60)
 def action_execute_task(action_id: int) -> str:
     """Execute one action if its team's maintenance window is open; returns the state it ended in."""
-    return actions_service.action_execute(action_id=action_id).state
+    return action_execute(action_id=action_id).state
 
 
 @shared_task
 def actions_due() -> list[int]:
     """Queue the planned and announced actions whose window is open; announce the planned ones it is not."""
-    due = actions_service.actions_due()
+    due = resize_actions_due()
     for action_id in due:
         action_execute_task.delay(action_id)
     return due
@@ -115,7 +117,7 @@ def actions_due() -> list[int]:
 def realised_savings_measure() -> int:
     """Measure the realised savings of done actions once a week of billing after the change is in (a read: it
     runs on the compute queue, not behind long resizes)."""
-    return actions_service.actions_realised_savings_measure()
+    return actions_realised_savings_measure()
 
 
 @shared_task
