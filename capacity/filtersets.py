@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from capacity.models import InstanceTypeInfo, Policy, Price, Resource, ServiceQuota
+from capacity.models import Action, InstanceTypeInfo, Policy, Price, Recommendation, Resource, ServiceQuota
 
 
 class ResourceFilterSet(django_filters.FilterSet):
@@ -55,3 +55,24 @@ class PolicyFilterSet(django_filters.FilterSet):
     class Meta:
         model = Policy
         fields = ["name", "enabled", "dry_run", "action", "trigger"]
+
+
+class RecommendationFilterSet(django_filters.FilterSet):
+    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
+    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
+    # Plain strings: a second enum named "kind" would collide with Resource's in the schema.
+    kind = django_filters.CharFilter(label="rightsize or idle")
+
+    class Meta:
+        model = Recommendation
+        fields = ["state", "team", "kind", "source", "account", "region", "resource_type", "finding"]
+
+
+class ActionFilterSet(django_filters.FilterSet):
+    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
+    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
+    kind = django_filters.CharFilter(label="rightsize, idle, stop, start, delete, recreate, scale_to_zero, restore")
+
+    class Meta:
+        model = Action
+        fields = ["state", "team", "kind", "account", "region", "recommendation", "policy"]

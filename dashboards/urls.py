@@ -2,21 +2,33 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboards import views
-from dashboards.views import alerts, anomalies, budgets, policies, recommendations
+from dashboards.views import (
+    accounts,
+    alerts,
+    allocation,
+    anomalies,
+    budgets,
+    capacity,
+    overview,
+    policies,
+    recommendations,
+    reconciliation,
+    unit_economics,
+)
 
 app_name = "dashboards"
 
 urlpatterns = [
-    path("", views.OverviewView.as_view(), name="overview"),
-    path("allocation/", views.AllocationView.as_view(), name="allocation"),
-    path("unit-economics/", views.UnitEconomicsView.as_view(), name="unit_economics"),
-    path("capacity/", views.CapacityView.as_view(), name="capacity"),
+    path("", overview.OverviewView.as_view(), name="overview"),
+    path("allocation/", allocation.AllocationView.as_view(), name="allocation"),
+    path("unit-economics/", unit_economics.UnitEconomicsView.as_view(), name="unit_economics"),
+    path("capacity/", capacity.CapacityView.as_view(), name="capacity"),
     path("recommendations/", recommendations.RecommendationsView.as_view(), name="recommendations"),
+    # The Policies page keeps its first URL and name.
     path("schedules/", policies.PoliciesView.as_view(), name="schedules"),
     path("alerts/", alerts.AlertsView.as_view(), name="alerts"),
     path("budgets/", budgets.BudgetsView.as_view(), name="budgets"),
     path("anomalies/", anomalies.AnomaliesView.as_view(), name="anomalies"),
-    path("accounts/", views.AccountsView.as_view(), name="accounts"),
-    path("reconciliation/", views.ReconciliationView.as_view(), name="reconciliation"),
+    path("accounts/", accounts.AccountsView.as_view(), name="accounts"),
+    path("reconciliation/", reconciliation.ReconciliationView.as_view(), name="reconciliation"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from finops.models import CloudAccount, IngestionRun, Team
+from finops.models import Alert, Channel, CloudAccount, CostAnomaly, IngestionRun, Notification, Team
 
 
 class TeamFilterSet(django_filters.FilterSet):
@@ -27,3 +27,50 @@ class IngestionRunFilterSet(django_filters.FilterSet):
     class Meta:
         model = IngestionRun
         fields = ["account", "account_id", "source", "status"]
+
+
+# Plain strings for the choice fields: enums named "kind", "state" or "status" would collide in the schema.
+ALERT_KINDS = ", ".join(Alert.Kind.values)
+
+
+class AlertFilterSet(django_filters.FilterSet):
+    state = django_filters.CharFilter(label="open or resolved")
+    kind = django_filters.CharFilter(label=ALERT_KINDS)
+    severity = django_filters.CharFilter(label="info, warning or critical")
+    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
+
+    class Meta:
+        model = Alert
+        fields = ["state", "kind", "severity", "team", "key"]
+
+
+class ChannelFilterSet(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
+    is_global = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull", label="Global channels only")
+
+    class Meta:
+        model = Channel
+        fields = ["team", "enabled"]
+
+
+class NotificationFilterSet(django_filters.FilterSet):
+    status = django_filters.CharFilter(label="sent or failed")
+    medium = django_filters.CharFilter(label="webhook or email")
+
+    class Meta:
+        model = Notification
+        fields = ["channel", "event", "subject", "status", "medium"]
+
+
+class CostAnomalyFilterSet(django_filters.FilterSet):
+    day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", help_text="First day (inclusive).")
+    day_to = django_filters.DateFilter(field_name="day", lookup_expr="lt", help_text="Last day (exclusive).")
+    min_impact = django_filters.NumberFilter(field_name="impact", lookup_expr="gte", help_text="USD.")
+    has_feedback = django_filters.BooleanFilter(method="filter_has_feedback", help_text="Whether anyone gave feedback.")
+
+    class Meta:
+        model = CostAnomaly
+        fields = ["source", "dimension", "value", "feedback", "day_from", "day_to", "min_impact", "has_feedback"]
+
+    def filter_has_feedback(self, queryset, name, value):
+        return queryset.exclude(feedback="") if value else queryset.filter(feedback="")

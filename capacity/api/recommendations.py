@@ -3,7 +3,6 @@ re-planning an action rehearsed in dry run once its account has left dry run."""
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from capacity.filtersets import ActionFilterSet, RecommendationFilterSet
 from capacity.models import Action, ActionTransition, Recommendation, RecommendationTransition
 from capacity.services.approvals import (
     RecommendationForbidden,
@@ -25,27 +25,6 @@ from capacity.services.approvals import (
 )
 
 MONEY_FIELD = {"max_digits": 38, "decimal_places": 20, "coerce_to_string": True, "allow_null": True, "read_only": True}
-
-
-class RecommendationFilterSet(django_filters.FilterSet):
-    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
-    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
-    # Plain strings: a second enum named "kind" would collide with Resource's in the schema.
-    kind = django_filters.CharFilter(label="rightsize or idle")
-
-    class Meta:
-        model = Recommendation
-        fields = ["state", "team", "kind", "source", "account", "region", "resource_type", "finding"]
-
-
-class ActionFilterSet(django_filters.FilterSet):
-    account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
-    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
-    kind = django_filters.CharFilter(label="rightsize, idle, stop, start, delete, recreate, scale_to_zero, restore")
-
-    class Meta:
-        model = Action
-        fields = ["state", "team", "kind", "account", "region", "recommendation", "policy"]
 
 
 class RecommendationTransitionSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Capacity reads for the policies pages: upcoming policy actions, their history, a policy's savings."""
+"""Capacity reads for the policies pages: the policies, upcoming policy actions, their history, a policy's savings."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
 from capacity.models import Action, ActionTransition, Policy
+from finops.selectors.accounts import cloud_accounts_listed
 
 
 def policy_actions_upcoming(*, policy: Policy | None = None) -> QuerySet[Action]:
@@ -94,3 +95,22 @@ def policy_savings(*, policy: Policy, now: datetime | None = None) -> PolicySavi
         unpriced_actions=unpriced,
         measured_monthly=sum(measured, Decimal(0)) if measured else None,
     )
+
+
+def policies_with_accounts() -> QuerySet[Policy]:
+    """Every policy by name, with its accounts (by account id) loaded and `action_count`, its actions so far."""
+    return (
+        Policy.objects.prefetch_related(Prefetch("accounts", queryset=cloud_accounts_listed()))
+        .annotate(action_count=Count("actions"))
+        .order_by("name", "pk")
+    )
+
+
+def policy_get(*, policy_id: str) -> Policy | None:
+    """The policy with this id (posted or typed text), or None when there is none or the text is no number."""
+    return Policy.objects.filter(pk=policy_id).first() if str(policy_id).isdigit() else None
+
+
+def policy_action_get(*, action_id: str) -> Action | None:
+    """The policy action with this id (posted text); None when there is none, or it is an approval's action."""
+    return Action.objects.filter(pk=action_id, policy__isnull=False).first() if str(action_id).isdigit() else None

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.charts import PALETTE
+from dashboards.charts.base import PALETTE
 
 ANOMALY_COLOUR = "#eb5757"
 

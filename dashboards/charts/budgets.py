@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.charts import PALETTE
+from dashboards.charts.base import PALETTE
 
 BUDGET_COLOUR = "#eb5757"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.charts import PALETTE
+from dashboards.charts.base import PALETTE
 
 # One colour per action kind, the same on every render (the off kinds warm, the on kinds green).
 KIND_COLOURS = {

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from django import forms
 
-from finops.models import Budget, Team
+from finops.models import Budget
 from finops.models.accounts import account_id_validator
+from finops.selectors.teams import teams_listed
 
 _THRESHOLD = re.compile(r"^(?P<percent>\d+(?:\.\d{1,2})?)\s*%?\s*(?P<kind>actual|forecast)?$", re.IGNORECASE)
 
@@ -18,9 +19,7 @@ class BudgetForm(forms.Form):
     amount = forms.DecimalField(max_digits=38, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)")
     period = forms.ChoiceField(choices=Budget.Period.choices)
     cost_basis = forms.ChoiceField(choices=Budget.CostBasis.choices, label="Cost basis")
-    team = forms.ModelChoiceField(
-        Team.objects.order_by("name"), required=False, to_field_name="slug", empty_label="Any"
-    )
+    team = forms.ModelChoiceField(teams_listed(), required=False, to_field_name="slug", empty_label="Any")
     tag = forms.CharField(required=False, max_length=385, label="Tag", help_text="KEY=VALUE, e.g. environment=prod")
     account_id = forms.CharField(required=False, max_length=12, validators=[account_id_validator], label="Account id")
     service = forms.CharField(required=False, max_length=200, help_text="As billed, e.g. Amazon SageMaker")

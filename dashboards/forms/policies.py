@@ -12,7 +12,7 @@ from django import forms
 from capacity.models import Policy, Resource
 from capacity.schedules import EXAMPLE
 from capacity.services.policies import PolicyInputError, policy_validate
-from finops.models import CloudAccount
+from finops.selectors.accounts import cloud_accounts_listed
 
 POLICY_RESOURCE_KINDS = [
     (value, label) for value, label in Resource.Kind.choices if value != Resource.Kind.SAGEMAKER_TRAINING_JOB
@@ -85,7 +85,7 @@ class PolicyForm(forms.Form):
         help_text="None ticked: every kind the action fits.",
     )
     accounts = forms.ModelMultipleChoiceField(
-        queryset=CloudAccount.objects.order_by("account_id"),
+        queryset=cloud_accounts_listed(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every account.",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from dashboards.tables.columns import WRAP
 from finops.models import Alert, Channel, Notification
-
-WRAP = {"td": {"class": "wrap"}}
 
 
 def severity_badge(alert: Alert):

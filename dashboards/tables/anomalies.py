@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.html import format_html
 
-from dashboards.tables import NUMERIC
+from dashboards.tables.columns import NUMERIC
 from dashboards.templatetags.costplane import money
 
 

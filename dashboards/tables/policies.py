@@ -10,10 +10,9 @@ from django.utils.html import format_html
 
 from capacity.models import Action, Policy, Resource
 from capacity.services.policies import KINDS_FOR_ACTION
-from dashboards.tables import NUMERIC, money_html
+from dashboards.tables.columns import NUMERIC, WRAP, money_html
 from finops.reports import money_sum
 
-WRAP = {"td": {"class": "wrap"}}
 KIND_LABELS = dict(Resource.Kind.choices)
 NOT_MEASURED = "not measured yet"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect
@@ -12,10 +11,18 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from dashboards.access import ViewerRequiredMixin
-from dashboards.forms.channels import ChannelForm
+from dashboards.forms.alerts import ChannelForm
 from dashboards.tables.alerts import AlertTable, ChannelTable, NotificationTable
+from finops.filtersets import AlertFilterSet, ChannelFilterSet, NotificationFilterSet
 from finops.models import Alert, Channel, Notification
 from finops.roles import user_can_approve_for_team, user_is_operator
+from finops.selectors.alerts import (
+    alerts_by_resolution,
+    alerts_by_severity,
+    channel_get,
+    channels_listed,
+    notifications_recent,
+)
 from finops.services.alerts import alert_acknowledge
 from finops.services.channels import (
     ChannelForbidden,
@@ -43,21 +50,10 @@ class AlertsView(ViewerRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        severity_rank = Case(
-            When(severity=Alert.Severity.CRITICAL, then=Value(0)),
-            When(severity=Alert.Severity.WARNING, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
-        )
-        open_alerts = list(
-            Alert.objects.filter(state=Alert.State.OPEN)
-            .select_related("team", "acknowledged_by")
-            .order_by(severity_rank, "-opened_at", "-id")
-        )
+        # The API's FilterSets say what open, resolved and failed mean, here as in /api/v1/alerts and notifications.
+        open_alerts = list(AlertFilterSet({"state": Alert.State.OPEN}, queryset=alerts_by_severity()).qs)
         resolved = list(
-            Alert.objects.filter(state=Alert.State.RESOLVED)
-            .select_related("team", "acknowledged_by")
-            .order_by("-resolved_at", "-id")[:RESOLVED_SHOWN]
+            AlertFilterSet({"state": Alert.State.RESOLVED}, queryset=alerts_by_resolution()).qs[:RESOLVED_SHOWN]
         )
         table_options = {
             "can_acknowledge": lambda alert: _can_acknowledge(user, alert),
@@ -78,10 +74,10 @@ class AlertsView(ViewerRequiredMixin, TemplateView):
             **table_options,
         )
         context.update(self.channels_context(kwargs))
-        context["notifications_table"] = NotificationTable(
-            Notification.objects.select_related("channel").order_by("-created_at", "-id")[:NOTIFICATIONS_SHOWN]
-        )
-        context["failed_count"] = Notification.objects.filter(status=Notification.Status.FAILED).count()
+        notifications = NotificationFilterSet(queryset=notifications_recent()).qs
+        context["notifications_table"] = NotificationTable(notifications[:NOTIFICATIONS_SHOWN])
+        failed = NotificationFilterSet({"status": Notification.Status.FAILED}, queryset=notifications_recent())
+        context["failed_count"] = failed.qs.count()
         return context
 
     def post(self, request, *args, **kwargs):
@@ -109,7 +105,7 @@ class AlertsView(ViewerRequiredMixin, TemplateView):
             "can_edit_channels": can_edit,
             "page_url": page_url,
             "channels_table": ChannelTable(
-                Channel.objects.select_related("team"),
+                ChannelFilterSet(queryset=channels_listed()).qs,
                 can_edit=lambda channel: channel_can_edit(user=user, team_id=channel.team_id),
                 csrf_token=get_token(self.request),
                 page_url=page_url,
@@ -131,7 +127,7 @@ class AlertsView(ViewerRequiredMixin, TemplateView):
 
     @staticmethod
     def channel_or_404(pk: str) -> Channel:
-        channel = Channel.objects.select_related("team").filter(pk=pk).first() if str(pk).isdigit() else None
+        channel = channel_get(channel_id=pk)
         if channel is None:
             raise Http404("No such channel.")
         return channel

@@ -9,37 +9,43 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
 from dashboards.access import ViewerRequiredMixin
-from dashboards.charts import to_html
 from dashboards.charts.anomalies import anomaly_series
+from dashboards.charts.base import to_html
+from dashboards.forms.anomalies import FeedbackForm
 from dashboards.tables.anomalies import CostAnomalyTable
+from dashboards.views.fragments import FragmentMixin
+from finops.filtersets import CostAnomalyFilterSet
 from finops.models import CostAnomaly
-from finops.selectors.anomalies import cost_anomaly_series
+from finops.selectors.anomalies import cost_anomalies_listed, cost_anomaly_get, cost_anomaly_series
 from finops.services.anomalies import cost_anomaly_feedback
 
 FILTERS = ("source", "dimension", "feedback")
 
 
-class FeedbackForm(forms.Form):
-    anomaly = forms.IntegerField()
-    feedback = forms.ChoiceField(choices=CostAnomaly.Feedback.choices)
+def anomaly_or_404(pk) -> CostAnomaly:
+    anomaly = cost_anomaly_get(anomaly_id=pk)
+    if anomaly is None:
+        raise Http404("No such anomaly.")
+    return anomaly
 
 
-def _anomaly(pk) -> CostAnomaly:
-    try:
-        return CostAnomaly.objects.select_related("account", "feedback_by").get(pk=int(pk))
-    except (TypeError, ValueError, CostAnomaly.DoesNotExist):
-        raise Http404("No such anomaly.") from None
+def anomaly_filter_data(filters: dict[str, str]) -> dict[str, str]:
+    """The page's filters as CostAnomalyFilterSet's (the API's) parameters: the page's `feedback=none` (no feedback
+    yet) is the API's `has_feedback=false`; the other names are the same."""
+    data = {name: value for name, value in filters.items() if value}
+    if data.get("feedback") == "none":
+        del data["feedback"]
+        data["has_feedback"] = "false"
+    return data
 
 
 def anomaly_detail_context(anomaly: CostAnomaly) -> dict:
@@ -56,31 +62,24 @@ def anomaly_detail_context(anomaly: CostAnomaly) -> dict:
     }
 
 
-class AnomaliesView(ViewerRequiredMixin, TemplateView):
+class AnomaliesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
     """The full page; the detail fragment (`?anomaly=<pk>`, HX-Target anomaly-detail); feedback by POST (htmx
     answers the detail fragment, a plain form redirects back)."""
 
     template_name = "dashboards/anomalies.html"
     detail_template = "dashboards/_anomaly_detail.html"
+    fragment_targets = {"anomaly-detail": (detail_template, "detail_fragment")}
     per_page = 25
 
-    def get(self, request, *args, **kwargs):
-        htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-        if htmx and request.headers.get("HX-Target") == "anomaly-detail":
-            response = render(
-                request, self.detail_template, anomaly_detail_context(_anomaly(request.GET.get("anomaly")))
-            )
-        else:
-            response = super().get(request, *args, **kwargs)
-        patch_vary_headers(response, ["HX-Request", "HX-Target"])
-        return response
+    def detail_fragment(self) -> dict:
+        return anomaly_detail_context(anomaly_or_404(self.request.GET.get("anomaly")))
 
     def post(self, request, *args, **kwargs):
         form = FeedbackForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Nothing changed: choose real, expected or not an anomaly.")
             return redirect("dashboards:anomalies")
-        anomaly = _anomaly(form.cleaned_data["anomaly"])
+        anomaly = anomaly_or_404(form.cleaned_data["anomaly"])
         anomaly = cost_anomaly_feedback(anomaly=anomaly, feedback=form.cleaned_data["feedback"], user=request.user)
         if request.headers.get("HX-Request"):
             context = anomaly_detail_context(anomaly) | {"saved": True}
@@ -91,15 +90,12 @@ class AnomaliesView(ViewerRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         filters = {name: self.request.GET.get(name, "") for name in FILTERS}
-        queryset = CostAnomaly.objects.select_related("account", "feedback_by")
-        for name, value in filters.items():
-            if value == "none" and name == "feedback":
-                queryset = queryset.filter(feedback="")
-            elif value:
-                queryset = queryset.filter(**{name: value})
+        queryset = cost_anomalies_listed()
+        filterset = CostAnomalyFilterSet(anomaly_filter_data(filters), queryset=queryset)
         query = urlencode({name: value for name, value in filters.items() if value})
         table = CostAnomalyTable(
-            queryset.order_by("-day", "-impact", "id"),
+            # A value the FilterSet refuses (no such source, say) matches nothing, as it always has on this page.
+            filterset.qs if filterset.is_valid() else queryset.none(),
             detail_url=f"{reverse('dashboards:anomalies')}?{query}{'&' if query else ''}",
             selected=self.request.GET.get("anomaly"),
         )
@@ -107,11 +103,11 @@ class AnomaliesView(ViewerRequiredMixin, TemplateView):
         context.update(
             table=table,
             filters=filters,
-            has_anomalies=CostAnomaly.objects.exists(),
+            has_anomalies=queryset.exists(),
             source_choices=CostAnomaly.Source.choices,
             dimension_choices=CostAnomaly.Dimension.choices,
             feedback_choices=[("none", "No feedback yet"), *CostAnomaly.Feedback.choices],
         )
         if self.request.GET.get("anomaly"):
-            context["detail"] = anomaly_detail_context(_anomaly(self.request.GET["anomaly"]))
+            context["detail"] = anomaly_detail_context(anomaly_or_404(self.request.GET["anomaly"]))
         return context

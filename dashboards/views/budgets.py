@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from dashboards.access import ViewerRequiredMixin
-from dashboards.charts import to_html
+from dashboards.charts.base import to_html
 from dashboards.charts.budgets import budget_burn_down
 from dashboards.forms.budgets import BudgetForm
 from finops.roles import user_is_operator

@@ -12,16 +12,21 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
 
-from capacity import selectors
-from capacity.models import Action, ActionTransition, Policy, Resource
+from capacity.models import Action, Policy, Resource
+from capacity.selectors.policies import (
+    policies_with_accounts,
+    policy_action_get,
+    policy_actions_upcoming,
+    policy_get,
+    policy_history,
+    policy_savings,
+)
 from capacity.services.policies import (
     ActionStateError,
     PolicyForbidden,
@@ -32,8 +37,8 @@ from capacity.services.policies import (
     policy_preview,
     policy_update,
 )
-from dashboards import charts
 from dashboards.access import ViewerRequiredMixin
+from dashboards.charts.base import to_html
 from dashboards.charts.policies import upcoming_actions_timeline
 from dashboards.forms.policies import ActionSnoozeForm, PolicyForm
 from dashboards.tables.policies import (
@@ -44,9 +49,10 @@ from dashboards.tables.policies import (
     UpcomingActionTable,
     action_resource_label,
 )
-from finops.models import CloudAccount
+from dashboards.views.fragments import FragmentMixin
 from finops.reports import money_sum
 from finops.roles import user_can_approve_for_team, user_is_operator
+from finops.selectors.accounts import cloud_account_names
 
 KIND_LABELS = dict(Resource.Kind.choices)
 ACTION_KIND_LABELS = dict(Action.Kind.choices)
@@ -65,17 +71,9 @@ WOULD_LABELS = {
 }
 
 
-def policies_with_accounts():
-    return (
-        Policy.objects.prefetch_related(Prefetch("accounts", queryset=CloudAccount.objects.order_by("account_id")))
-        .annotate(action_count=Count("actions"))
-        .order_by("name", "pk")
-    )
-
-
 def policy_preview_rows(items: list[dict]) -> list[dict]:
     """policy_preview's items as the preview table shows them: acting ones first, then skips, then the rest."""
-    accounts = dict(CloudAccount.objects.values_list("account_id", "name"))
+    accounts = cloud_account_names()
     rows = [
         {
             "resource": item["resource"],
@@ -114,7 +112,7 @@ def upcoming_timeline_frame(actions: list[Action]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["resource", "policy", "kind", "kind_label", "state", "announced_at", "runs_at"])
 
 
-class PoliciesView(ViewerRequiredMixin, TemplateView):
+class PoliciesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
     """Policies: the list, the editor (operators and admins), a preview per policy, upcoming actions with their
     snooze (the owning team's approvers and admins), the history and the savings to date.
 
@@ -125,16 +123,10 @@ class PoliciesView(ViewerRequiredMixin, TemplateView):
     """
 
     template_name = "dashboards/policies.html"
-    preview_template = "dashboards/_policy_preview.html"
+    fragment_targets = {"policy-preview": ("dashboards/_policy_preview.html", "preview_fragment")}
 
-    def get(self, request, *args, **kwargs):
-        htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-        if htmx and request.headers.get("HX-Target") == "policy-preview":
-            response = render(request, self.preview_template, self.preview_context(request.GET.get("preview", "")))
-        else:
-            response = super().get(request, *args, **kwargs)
-        patch_vary_headers(response, ["HX-Request", "HX-Target"])
-        return response
+    def preview_fragment(self) -> dict:
+        return self.preview_context(self.request.GET.get("preview", ""))
 
     def post(self, request, *args, **kwargs):
         if request.POST.get("command") == "snooze":
@@ -184,7 +176,7 @@ class PoliciesView(ViewerRequiredMixin, TemplateView):
 
     @staticmethod
     def policy_or_404(pk: str) -> Policy:
-        policy = Policy.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+        policy = policy_get(policy_id=pk)
         if policy is None:
             raise Http404("No such policy.")
         return policy
@@ -192,8 +184,7 @@ class PoliciesView(ViewerRequiredMixin, TemplateView):
     # Snoozing
 
     def snooze_post(self, request):
-        pk = request.POST.get("action", "")
-        action = Action.objects.filter(pk=pk, policy__isnull=False).first() if str(pk).isdigit() else None
+        action = policy_action_get(action_id=request.POST.get("action", ""))
         if action is None:
             raise Http404("No such policy action.")
         if not user_can_approve_for_team(request.user, action.team_id):
@@ -255,7 +246,7 @@ class PoliciesView(ViewerRequiredMixin, TemplateView):
             summary=policies_summary(policies, savings),
         )
         context.update(self.upcoming_context(now, page_url))
-        context["history_table"] = PolicyHistoryTable(policy_history())
+        context["history_table"] = PolicyHistoryTable(list(policy_history()[:HISTORY_LENGTH]))
         if can_edit:
             context.update(self.editor_context(kwargs))
         preview = self.request.GET.get("preview", "")
@@ -286,7 +277,7 @@ class PoliciesView(ViewerRequiredMixin, TemplateView):
         return {
             "upcoming_table": table,
             "upcoming_count": len(actions),
-            "upcoming_chart": charts.to_html(upcoming_actions_timeline(frame, now=now)) if not frame.empty else "",
+            "upcoming_chart": to_html(upcoming_actions_timeline(frame, now=now)) if not frame.empty else "",
         }
 
     def preview_context(self, pk: str) -> dict:
@@ -328,23 +319,12 @@ def policies_summary(policies: list[Policy], savings: list[dict]) -> dict:
     }
 
 
-# Reads: capacity.selectors, so the page shows exactly what the selectors (and the API) say.
-
-
-def policy_actions_upcoming() -> list[Action]:
-    return list(selectors.policy_actions_upcoming())
-
-
-def policy_history() -> list[ActionTransition]:
-    return list(selectors.policy_history()[:HISTORY_LENGTH])
-
-
 def policy_savings_rows(policies: list[Policy], now: datetime) -> list[dict]:
     """One row per policy: policy, name, actions (off actions done for real), hours_off, estimated (None before
     any), unpriced (actions without a price), measured (a month, from billing; None until measured)."""
     rows = []
     for policy in policies:
-        savings = selectors.policy_savings(policy=policy, now=now)
+        savings = policy_savings(policy=policy, now=now)
         rows.append(
             {
                 "policy": policy,

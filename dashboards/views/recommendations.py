@@ -7,19 +7,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
-from django.db.models import Count, F, Sum
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from capacity.api.recommendations import RecommendationFilterSet
-from capacity.models import Action, Recommendation, Resource, TeamSettings
+from capacity.filtersets import ActionFilterSet, RecommendationFilterSet
+from capacity.models import Recommendation, Resource
+from capacity.selectors.recommendations import (
+    action_with_recommendation,
+    actions_with_trail,
+    recommendation_detail,
+    recommendation_teams,
+    recommendations_by_savings,
+    recommendations_exist,
+    recommendations_summary,
+    team_maintenance_windows,
+)
 from capacity.selectors.utilisation import resource_utilisation_hours
 from capacity.services.approvals import (
     DECIDABLE,
@@ -34,41 +41,23 @@ from capacity.services.approvals import (
     team_maintenance_window_set,
     user_can_set_window,
 )
-from dashboards import charts
 from dashboards.access import ViewerRequiredMixin
-from dashboards.tables import (
+from dashboards.charts.base import to_html
+from dashboards.charts.utilisation import resource_utilisation
+from dashboards.forms.recommendations import DECISION_PAST, RecommendationDecisionForm
+from dashboards.tables.recommendations import (
     RecommendationSavingsByTeamTable,
     RecommendationTable,
     recommendation_resource_label,
 )
-from finops.models import Team
+from dashboards.views.fragments import FragmentMixin
 from finops.roles import user_can_approve_for_team
+from finops.selectors.teams import team_get
 
 RECOMMENDATION_FILTERS = ("state", "team", "source", "kind")
 # Query parameters the page keeps when it links back to itself (after a decision, from a row to its detail).
 RECOMMENDATION_QUERY = (*RECOMMENDATION_FILTERS, "sort", "page")
-AWAITING_ACTION = (Action.State.PLANNED, Action.State.ANNOUNCED, Action.State.RUNNING)
 SNOOZE_DEFAULT_DAYS = 14
-DECISION_PAST = {"approve": "approved", "reject": "rejected", "snooze": "snoozed"}
-
-
-class RecommendationDecisionForm(forms.Form):
-    """A decision posted from a recommendation's detail panel; who may decide, and from which state, is the
-    service's question. A rejection must say why; a snooze needs its end date."""
-
-    recommendation = forms.IntegerField(widget=forms.HiddenInput)
-    command = forms.ChoiceField(choices=[(name, name) for name in DECISION_PAST])
-    reason = forms.CharField(required=False, max_length=2000, strip=True)
-    until = forms.DateField(required=False)
-    return_query = forms.CharField(required=False)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("command") == "reject" and not data.get("reason"):
-            self.add_error("reason", "A rejection needs a reason.")
-        if data.get("command") == "snooze" and not data.get("until"):
-            self.add_error("until", "Choose the date the snooze ends.")
-        return data
 
 
 def recommendation_page_query(data, **extra) -> str:
@@ -81,24 +70,6 @@ def recommendation_page_query(data, **extra) -> str:
     ]
     params += [(name, value) for name, value in extra.items()]
     return urlencode(params)
-
-
-def recommendations_summary() -> dict:
-    """The KPIs: open recommendations and their savings, approved ones awaiting their action, open savings by team."""
-    open_recommendations = Recommendation.objects.filter(state=Recommendation.State.OPEN)
-    by_team = (
-        open_recommendations.values("team__name")
-        .annotate(count=Count("pk"), savings=Sum("monthly_savings"))
-        .order_by(F("savings").desc(nulls_last=True), "team__name")
-    )
-    return {
-        "open": open_recommendations.aggregate(count=Count("pk"), savings=Sum("monthly_savings")),
-        "awaiting": Recommendation.objects.filter(
-            state=Recommendation.State.APPROVED, action__state__in=AWAITING_ACTION
-        ).aggregate(count=Count("pk"), savings=Sum("monthly_savings")),
-        "by_team": [{"team": row["team__name"], "count": row["count"], "savings": row["savings"]} for row in by_team],
-        "currencies": sorted(set(open_recommendations.values_list("currency", flat=True))),
-    }
 
 
 def _percent(value) -> str:
@@ -174,16 +145,9 @@ def recommendation_option_rows(options: list[dict]) -> list[dict]:
     ]
 
 
-def recommendation_detail(*, pk: str) -> Recommendation:
+def recommendation_or_404(pk: str) -> Recommendation:
     """One recommendation with what its detail panel reads, or 404."""
-    recommendation = (
-        Recommendation.objects.select_related("account", "team", "resource")
-        .prefetch_related("transitions__user")
-        .filter(pk=pk)
-        .first()
-        if str(pk).isdigit()
-        else None
-    )
+    recommendation = recommendation_detail(recommendation_id=pk)
     if recommendation is None:
         raise Http404("No such recommendation.")
     return recommendation
@@ -217,22 +181,19 @@ def recommendation_utilisation_chart(recommendation: Recommendation) -> dict:
         context["utilisation_missing"] = "CloudWatch published no datapoints for this resource in the look-back."
         return context
     invocations = resource.kind == Resource.Kind.SAGEMAKER_ENDPOINT
-    context["utilisation_chart"] = charts.to_html(
-        charts.resource_utilisation(frame, start=start, end=end, invocations=invocations)
-    )
+    context["utilisation_chart"] = to_html(resource_utilisation(frame, start=start, end=end, invocations=invocations))
     return context
 
 
 def maintenance_windows(user) -> list[dict]:
     """Every team, its maintenance window and whether `user` may set it."""
-    windows = dict(TeamSettings.objects.values_list("team_id", "maintenance_window"))
     return [
-        {"team": team, "window": windows.get(team.pk, ""), "can_set": user_can_set_window(user, team)}
-        for team in Team.objects.order_by("name")
+        {"team": team, "window": window, "can_set": user_can_set_window(user, team)}
+        for team, window in team_maintenance_windows()
     ]
 
 
-class RecommendationsView(ViewerRequiredMixin, TemplateView):
+class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
     """Recommendations to approve, reject or snooze: KPIs, a filterable table and a detail panel per row.
 
     One view, several renderings: the full page; the list panel (filters, table, pages) for its htmx form and
@@ -243,22 +204,15 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
     """
 
     template_name = "dashboards/recommendations.html"
-    list_template = "dashboards/_recommendation_list.html"
-    detail_template = "dashboards/_recommendation_detail.html"
+    fragment_targets = {
+        "recommendation-detail": ("dashboards/_recommendation_detail.html", "detail_fragment"),
+        "recommendations-list": ("dashboards/_recommendation_list.html", "list_context"),
+    }
     forbidden_template = "dashboards/_recommendation_forbidden.html"
     per_page = 25
 
-    def get(self, request, *args, **kwargs):
-        htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
-        target = request.headers.get("HX-Target", "")
-        if htmx and target == "recommendation-detail":
-            response = render(request, self.detail_template, self.detail_context(request.GET.get("recommendation", "")))
-        elif htmx and target == "recommendations-list":
-            response = render(request, self.list_template, self.list_context())
-        else:
-            response = super().get(request, *args, **kwargs)
-        patch_vary_headers(response, ["HX-Request", "HX-Target"])
-        return response
+    def detail_fragment(self) -> dict:
+        return self.detail_context(self.request.GET.get("recommendation", ""))
 
     def post(self, request, *args, **kwargs):
         if request.POST.get("command") == "window":
@@ -267,7 +221,7 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
             return self.replan_post(request)
         form = RecommendationDecisionForm(request.POST)
         pk = request.POST.get("recommendation", "")
-        recommendation = recommendation_detail(pk=pk)
+        recommendation = recommendation_or_404(pk)
         if not user_can_approve_for_team(request.user, recommendation.team_id):
             return self.forbidden(recommendation)
         back_query = QueryDict(request.POST.get("return_query", ""))
@@ -309,7 +263,7 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
 
     def window_post(self, request):
         team_id = request.POST.get("team", "")
-        team = Team.objects.filter(pk=team_id).first() if team_id.isdigit() else None
+        team = team_get(team_id=team_id)
         if team is None:
             raise Http404("No such team.")
         try:
@@ -329,7 +283,7 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
         return redirect(f"{reverse('dashboards:recommendations')}#maintenance-windows")
 
     def replan_post(self, request):
-        action = Action.objects.select_related("recommendation").filter(pk=request.POST.get("action") or 0).first()
+        action = action_with_recommendation(action_id=request.POST.get("action", ""))
         if action is None or action.recommendation is None:
             raise Http404("No such action.")
         back_query = QueryDict(request.POST.get("return_query", ""))
@@ -352,7 +306,7 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["has_recommendations"] = Recommendation.objects.exists()
+        context["has_recommendations"] = recommendations_exist()
         if not context["has_recommendations"]:
             return context
         context["summary"] = recommendations_summary()
@@ -368,9 +322,7 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
         data = self.request.GET.copy()
         if "state" not in data:
             data["state"] = Recommendation.State.OPEN
-        queryset = Recommendation.objects.select_related("account", "team", "resource").order_by(
-            F("monthly_savings").desc(nulls_last=True), "id"
-        )
+        queryset = recommendations_by_savings()
         filterset = RecommendationFilterSet(
             {name: data[name] for name in RECOMMENDATION_FILTERS if data.get(name)}, queryset=queryset
         )
@@ -388,22 +340,13 @@ class RecommendationsView(ViewerRequiredMixin, TemplateView):
             "state_choices": Recommendation.State.choices,
             "source_choices": Recommendation.Source.choices,
             "kind_choices": Recommendation.Kind.choices,
-            "team_choices": list(
-                Team.objects.filter(recommendations__isnull=False)
-                .distinct()
-                .order_by("name")
-                .values_list("slug", "name")
-            ),
+            "team_choices": recommendation_teams(),
         }
 
     def detail_context(self, pk: str) -> dict:
-        recommendation = recommendation_detail(pk=pk)
-        action = (
-            Action.objects.filter(recommendation=recommendation)
-            .select_related("account")
-            .prefetch_related("transitions__user")
-            .first()
-        )
+        recommendation = recommendation_or_404(pk)
+        # The action an approval planned: ActionFilterSet (the API's) over the actions, by recommendation.
+        action = ActionFilterSet({"recommendation": recommendation.pk}, queryset=actions_with_trail()).qs.first()
         today = timezone.now().date()
         evidence = recommendation.evidence or {}
         can_decide = user_can_approve_for_team(self.request.user, recommendation.team_id)

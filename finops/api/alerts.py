@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
@@ -16,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finops.filtersets import AlertFilterSet, ChannelFilterSet, NotificationFilterSet
 from finops.models import Alert, Channel, Notification
 from finops.permissions import IsChannelEditorOrReadOnly
 from finops.roles import user_can_approve_for_team, user_is_operator
@@ -28,38 +28,6 @@ from finops.services.channels import (
     channel_test_send,
     channel_update,
 )
-
-# Plain strings for the choice fields: enums named "kind", "state" or "status" would collide in the schema.
-KINDS = ", ".join(Alert.Kind.values)
-
-
-class AlertFilterSet(django_filters.FilterSet):
-    state = django_filters.CharFilter(label="open or resolved")
-    kind = django_filters.CharFilter(label=KINDS)
-    severity = django_filters.CharFilter(label="info, warning or critical")
-    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
-
-    class Meta:
-        model = Alert
-        fields = ["state", "kind", "severity", "team", "key"]
-
-
-class ChannelFilterSet(django_filters.FilterSet):
-    team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
-    is_global = django_filters.BooleanFilter(field_name="team", lookup_expr="isnull", label="Global channels only")
-
-    class Meta:
-        model = Channel
-        fields = ["team", "enabled"]
-
-
-class NotificationFilterSet(django_filters.FilterSet):
-    status = django_filters.CharFilter(label="sent or failed")
-    medium = django_filters.CharFilter(label="webhook or email")
-
-    class Meta:
-        model = Notification
-        fields = ["channel", "event", "subject", "status", "medium"]
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -7,30 +7,16 @@ spike was real or expected is knowledge about spend, not an action on resources,
 
 from __future__ import annotations
 
-import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finops.filtersets import CostAnomalyFilterSet
 from finops.models import CostAnomaly
 from finops.permissions import CanViewCosts
 from finops.services.anomalies import cost_anomaly_feedback
-
-
-class CostAnomalyFilterSet(django_filters.FilterSet):
-    day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", help_text="First day (inclusive).")
-    day_to = django_filters.DateFilter(field_name="day", lookup_expr="lt", help_text="Last day (exclusive).")
-    min_impact = django_filters.NumberFilter(field_name="impact", lookup_expr="gte", help_text="USD.")
-    has_feedback = django_filters.BooleanFilter(method="filter_has_feedback", help_text="Whether anyone gave feedback.")
-
-    class Meta:
-        model = CostAnomaly
-        fields = ["source", "dimension", "value", "feedback", "day_from", "day_to", "min_impact", "has_feedback"]
-
-    def filter_has_feedback(self, queryset, name, value):
-        return queryset.exclude(feedback="") if value else queryset.filter(feedback="")
 
 
 class CostAnomalySerializer(serializers.ModelSerializer):

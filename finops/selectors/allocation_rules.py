@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from finops.allocation.rules import Rules, rules_parse
 from finops.models import AllocationRulesVersion
 
@@ -10,3 +12,8 @@ def allocation_rules_current() -> tuple[int, Rules]:
     if version is None:
         return 0, Rules()
     return version.number, rules_parse(version.document)
+
+
+def allocation_rules_history() -> QuerySet[AllocationRulesVersion]:
+    """Every published rules version with its author, in the model's order (newest first): the page's history."""
+    return AllocationRulesVersion.objects.select_related("created_by")

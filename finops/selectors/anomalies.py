@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pandas as pd
 from django.conf import settings
+from django.db.models import QuerySet
 
 from finops.anomalies import WEEKS, baseline
-from finops.models import Team
+from finops.models import CostAnomaly, Team
 from finops.reports import ReportQuery
 from finops.selectors.costs import cost_rows
 
@@ -69,3 +70,18 @@ def cost_anomaly_series(*, dimension: str, value: str, day: date, today: date, d
             ],
         }
     ).reset_index(drop=True)
+
+
+def cost_anomalies_listed() -> QuerySet[CostAnomaly]:
+    """Every anomaly, ours and AWS's, with its account and feedback author loaded: newest day first, then the
+    largest impact."""
+    return CostAnomaly.objects.select_related("account", "feedback_by").order_by("-day", "-impact", "id")
+
+
+def cost_anomaly_get(*, anomaly_id) -> CostAnomaly | None:
+    """The anomaly with this primary key (posted or typed text), with what its detail shows; None when there is
+    none or the text is no number."""
+    try:
+        return CostAnomaly.objects.select_related("account", "feedback_by").get(pk=int(anomaly_id))
+    except (TypeError, ValueError, CostAnomaly.DoesNotExist):
+        return None

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from dashboards.views import RULES_EXAMPLE
+from dashboards.views.allocation import RULES_EXAMPLE
 from finops.allocation.rules import rules_parse
 from finops.models import AllocationRulesVersion
 from finops.services.billing_import import billing_export_import

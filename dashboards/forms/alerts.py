@@ -11,7 +11,8 @@ from typing import Any
 
 from django import forms
 
-from finops.models import Channel, Team
+from finops.models import Channel
+from finops.selectors.teams import teams_listed
 from finops.services.channels import EVENTS
 
 GLOBAL_LABEL = "All teams (global)"
@@ -22,7 +23,7 @@ class ChannelForm(forms.Form):
     admins: any team or none, i.e. global); otherwise the teams whose approver is editing (one is required)."""
 
     name = forms.CharField(max_length=100, help_text="e.g. vision-oncall or #ml-costs")
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label=GLOBAL_LABEL)
+    team = forms.ModelChoiceField(queryset=teams_listed(team_ids=[]), required=False, empty_label=GLOBAL_LABEL)
     webhook_url = forms.CharField(
         max_length=1024,
         required=False,
@@ -66,9 +67,9 @@ class ChannelForm(forms.Form):
         self.instance = instance
         team = self.fields["team"]
         if editable_team_ids is None:
-            team.queryset = Team.objects.order_by("name")
+            team.queryset = teams_listed()
         else:
-            team.queryset = Team.objects.filter(pk__in=editable_team_ids).order_by("name")
+            team.queryset = teams_listed(team_ids=editable_team_ids)
             team.required = True
             team.empty_label = None
             team.help_text = "Your team's channels hear that team's events."

@@ -1,0 +1,129 @@
+"""The Recommendations page's tables: the recommendations, and open savings per team."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import django_tables2 as tables
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from capacity.models import Recommendation
+from dashboards.tables.columns import NUMERIC, WRAP, MoneyColumn, money_html
+from dashboards.templatetags.costplane import exact
+
+
+def performance_risk_html(value: Decimal | None):
+    """Compute Optimizer's performance risk, 0 (very low) to 4 (very high); Costplane's own has none."""
+    if value is None:
+        return format_html('<span class="muted" title="{}">{}</span>', "The source states no performance risk", "—")
+    label = ("very low", "low", "medium", "high", "very high")[min(4, max(0, int(value)))]
+    return format_html(
+        '<span title="{} of 4">{}</span> <span class="muted">{}</span>', exact(value), exact(value), label
+    )
+
+
+def recommendation_resource_label(recommendation: Recommendation) -> str:
+    """The inventoried resource's name, else the last part of the ARN (the instance id, volume id…)."""
+    if recommendation.resource is not None and recommendation.resource.name:
+        return recommendation.resource.name
+    return recommendation.resource_arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+class RecommendationTable(tables.Table):
+    """Recommendations (a queryset with account, team, resource selected); a row loads its detail with htmx into
+    #recommendation-detail (the page's URL with the current filters and ?recommendation=<pk>)."""
+
+    resource = tables.Column(
+        verbose_name="Resource", empty_values=(), order_by=("resource__name", "resource_arn"), attrs=WRAP
+    )
+    team = tables.Column(verbose_name="Team", accessor="team__name", order_by=("team__name",), default="—")
+    account = tables.Column(verbose_name="Account, region", order_by=("account__name", "region"))
+    change = tables.Column(verbose_name="Current → recommended", empty_values=(), orderable=False, attrs=WRAP)
+    finding = tables.Column(verbose_name="Finding, reasons", attrs=WRAP)
+    monthly_savings = tables.Column(verbose_name="Savings / month", attrs=NUMERIC)
+    performance_risk = tables.Column(verbose_name="Performance risk", empty_values=())
+    source = tables.Column()
+    state = tables.Column()
+    first_seen = tables.Column(verbose_name="Age")
+
+    class Meta:
+        attrs = {"id": "recommendations-table", "class": "data recommendations"}
+        empty_text = "No recommendation matches these filters."
+
+    def __init__(self, *args, detail_url: str, selected: str | None = None, **kwargs):
+        row_attrs = {
+            "data-recommendation": lambda record: record.pk,
+            "hx-get": lambda record: f"{detail_url}recommendation={record.pk}",
+            "hx-target": "#recommendation-detail",
+            "hx-swap": "innerHTML",
+            "hx-push-url": "false",
+            "hx-trigger": "click, keyup[key=='Enter']",
+            "tabindex": "0",
+            "title": "Show the evidence and the audit trail",
+            "class": lambda record: "selected" if str(record.pk) == str(selected) else "",
+        }
+        super().__init__(*args, row_attrs=row_attrs, **kwargs)
+
+    def render_resource(self, record):
+        return format_html(
+            '<span class="resource-name" title="{}">{}</span><br><span class="muted">{}</span>',
+            record.resource_arn,
+            recommendation_resource_label(record),
+            record.resource_type,
+        )
+
+    def render_account(self, record):
+        return format_html(
+            '<span title="{}">{}</span> <span class="muted">{}</span>',
+            record.account.account_id,
+            record.account.name,
+            record.region,
+        )
+
+    def render_change(self, record):
+        if record.kind == Recommendation.Kind.IDLE:
+            return format_html("{} →<br><strong>{}</strong>", record.current_configuration or "—", "stop or delete")
+        return format_html(
+            "{} →<br><strong>{}</strong>", record.current_configuration or "—", record.recommended_configuration or "—"
+        )
+
+    def render_finding(self, value, record):
+        codes = format_html_join(" ", '<span class="reason-code">{}</span>', ((code,) for code in record.reason_codes))
+        return format_html("{} {}", value or "—", codes)
+
+    def render_monthly_savings(self, value):
+        return money_html(value)
+
+    def render_performance_risk(self, value):
+        return performance_risk_html(value)
+
+    def render_source(self, record):
+        short = "Compute Optimizer" if record.source == Recommendation.Source.COMPUTE_OPTIMIZER else "Costplane"
+        return format_html('<span title="{}">{}</span>', record.get_source_display(), short)
+
+    def render_state(self, value, record):
+        until = f" until {record.snoozed_until.isoformat()}" if record.snoozed_until else ""
+        return format_html('<span class="badge state-{}">{}{}</span>', value, record.get_state_display(), until)
+
+    def render_first_seen(self, value):
+        return format_html(
+            '<span title="First seen {}">{}</span>', value.isoformat(), timesince(value, timezone.now()).split(",")[0]
+        )
+
+
+class RecommendationSavingsByTeamTable(tables.Table):
+    """Open recommendations per team: how many and their estimated monthly savings; rows are dicts."""
+
+    team = tables.Column(verbose_name="Team", footer="All teams", empty_values=())
+    count = tables.Column(verbose_name="Open", attrs=NUMERIC, footer=lambda table: sum(r["count"] for r in table.data))
+    savings = MoneyColumn(verbose_name="Savings / month")
+
+    class Meta:
+        orderable = False
+        attrs = {"id": "recommendation-savings-by-team", "class": "data"}
+        empty_text = "No open recommendation."
+
+    def render_team(self, value):
+        return value or format_html('<span class="muted">{}</span>', "No team")

@@ -1,0 +1,190 @@
+"""The Allocation page: allocated cost by a key per period (the Reports API's /api/v1/allocations), tag coverage,
+and the allocation rules with their history (operators publish new versions)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.generic import TemplateView
+
+from dashboards.access import ViewerRequiredMixin
+from dashboards.charts.allocation import allocation_by_period, tag_coverage_by_day
+from dashboards.charts.base import to_html
+from dashboards.forms.allocation import AllocationControlsForm, AllocationRulesForm, allocation_key_default
+from dashboards.tables.allocation import AllocationTable, UntaggedResourcesTable, allocation_table_rows
+from dashboards.views.controls import ControlsError, form_errors
+from dashboards.views.fragments import FragmentMixin
+from finops.allocation.coverage import tag_coverage, untagged_resources
+from finops.allocation.engine import allocate
+from finops.allocation.rules import RulesError
+from finops.reports import ReportQueryError, money_sum, report_query_parse
+from finops.roles import user_is_operator
+from finops.selectors.allocation_rules import allocation_rules_current, allocation_rules_history
+from finops.selectors.allocations import allocation_rows_frame
+from finops.selectors.billing import billing_rows_exist
+from finops.selectors.costs import ReportDataError
+from finops.services.allocation_rules import allocation_rules_publish
+
+# Shown as help next to the rules editor; tests check that it is a valid rules document.
+RULES_EXAMPLE = {
+    "fold_key_case": True,
+    "aliases": {"env": "environment"},
+    "value_mappings": [{"key": "environment", "from": "production", "to": "prod", "ignore_case": True}],
+    "virtual_tags": [
+        {"key": "team", "value": "research", "match": {"service": ["Amazon SageMaker"], "resource_pattern": "notebook"}}
+    ],
+    "shared_costs": [
+        {
+            "name": "Support",
+            "match": {"service": ["AWS Support (Business)"]},
+            "key": "tag:team",
+            "method": "proportional",
+        }
+    ],
+}
+
+
+class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
+    """Allocated cost by a key per period, tag coverage, and the allocation rules (operators publish new versions).
+
+    One view, three renderings: the full page; the report fragment (chart and table) for the htmx controls;
+    the tag coverage fragment (`?panel=coverage`), which the report loads with hx-trigger="load".
+    """
+
+    template_name = "dashboards/allocation.html"
+    fragment_panels = {"coverage": ("dashboards/_tag_coverage.html", "coverage_fragment")}
+    fragment_htmx = ("dashboards/_allocation_report.html", "report_fragment")
+    fragment_vary = ("HX-Request",)
+    history_length = 25
+
+    def post(self, request, *args, **kwargs):
+        if not user_is_operator(request.user):
+            raise PermissionDenied("Publishing allocation rules needs the operator or admin role.")
+        form = AllocationRulesForm(request.POST)
+        if form.is_valid():
+            try:
+                version = allocation_rules_publish(
+                    document=form.cleaned_data["document"], user=request.user, comment=form.cleaned_data["comment"]
+                )
+            except RulesError as error:
+                for path, problems in sorted(error.errors.items()):
+                    for problem in problems:
+                        form.add_error("document", f"{path}: {problem}")
+            else:
+                messages.success(request, f"Published allocation rules version {version.number}.")
+                return redirect(f"{request.get_full_path()}#rules")
+        return self.render_to_response(self.get_context_data(rules_form=form))
+
+    def report_fragment(self) -> dict:
+        return self.report_context(self.controls_form())
+
+    def coverage_fragment(self) -> dict:
+        return self.coverage_context(self.controls_form())
+
+    def controls_form(self) -> AllocationControlsForm:
+        data = {"window": "30d", "key": allocation_key_default(), "step": "week", "cost_basis": "billed"}
+        data.update({name: value for name, value in self.request.GET.items() if name != "panel"})
+        return AllocationControlsForm(data)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.report_context(self.controls_form()))
+        versions = list(allocation_rules_history()[: self.history_length])
+        current = versions[0] if versions else None
+        context.update(
+            rules_current=current,
+            rules_current_json=json.dumps(current.document if current else {}, indent=2, sort_keys=True),
+            rules_history=versions,
+            rules_example_json=json.dumps(RULES_EXAMPLE, indent=2),
+            can_edit_rules=user_is_operator(self.request.user),
+        )
+        context.setdefault("rules_form", AllocationRulesForm(initial={"document": context["rules_current_json"]}))
+        return context
+
+    def report_context(self, form: AllocationControlsForm) -> dict:
+        context = {"controls": form, "has_data": billing_rows_exist(), "errors": form_errors(form)}
+        if context["errors"]:
+            return context
+        params = form.report_params()
+        key = params["aggregate"]
+        context.update(
+            params=params,
+            key=key,
+            key_label=key[4:] if key.startswith("tag:") else key,
+            is_tag_key=key.startswith("tag:"),
+            csv_url=f"{reverse('report-allocations')}?{urlencode({**params, 'format': 'csv'})}",
+            api_url=f"{reverse('report-allocations')}?{urlencode(params)}",
+            coverage_url=f"{reverse('dashboards:allocation')}?{urlencode({**form.data, 'panel': 'coverage'})}",
+        )
+        if not context["has_data"]:
+            return context
+        try:
+            query, version, rules, frame, currency = _allocation_input(params)
+        except ControlsError as error:
+            context["errors"] = error.messages
+            return context
+        items = allocate(frame, aggregate=query.aggregate, rules=rules)
+        rows = allocation_table_rows(items, key=key)
+        context.update(
+            query=query,
+            last_day=query.end - timedelta(days=1),
+            currency=currency,
+            rules_version=version,
+            total=money_sum(items["cost"]),
+            shared_total=money_sum(items["shared_cost"]),
+            table=AllocationTable(rows, key_label=context["key_label"].capitalize()),
+            has_rows=bool(rows),
+        )
+        if rows:
+            context["chart"] = to_html(allocation_by_period(items, key=key))
+        return context
+
+    def coverage_context(self, form: AllocationControlsForm) -> dict:
+        context: dict = {"errors": form_errors(form)}
+        if context["errors"]:
+            return context
+        params = form.report_params()
+        if not params["aggregate"].startswith("tag:"):
+            return context
+        tag_key = context["tag_key"] = params["aggregate"][4:]
+        try:
+            _, version, rules, frame, currency = _allocation_input({**params, "aggregate": "", "step": "day"})
+        except ControlsError as error:
+            context["errors"] = error.messages
+            return context
+        coverage = tag_coverage(frame, key=tag_key, rules=rules)
+        resources = untagged_resources(frame, key=tag_key, rules=rules, top=15)
+        resources = resources[resources["cost"] != 0]  # a zero-cost line (e.g. an unused commitment) needs no tag
+        usage_cost = money_sum(coverage["cost"])
+        tagged_cost = money_sum(coverage["tagged_cost"])
+        context.update(
+            rules_version=version,
+            currency=currency,
+            has_usage=usage_cost > 0,
+            untagged_cost=usage_cost - tagged_cost,
+            coverage_percent=tagged_cost / usage_cost * 100 if usage_cost > 0 else None,
+            resources=UntaggedResourcesTable(resources.to_dict("records")),
+        )
+        if not coverage.empty:
+            context["chart"] = to_html(tag_coverage_by_day(coverage))
+        return context
+
+
+def _allocation_input(params: dict[str, str]):
+    """What the Reports API reads for these parameters: the query, the current rules and the rows."""
+    try:
+        query = report_query_parse({name: [value] for name, value in params.items()}, today=timezone.now().date())
+        version, rules = allocation_rules_current()
+        frame, currency = allocation_rows_frame(query=query)
+    except ReportQueryError as error:
+        raise ControlsError([message for messages_ in error.errors.values() for message in messages_]) from None
+    except ReportDataError as error:
+        raise ControlsError([str(error)]) from None
+    return query, version, rules, frame, currency
