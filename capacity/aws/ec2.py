@@ -53,7 +53,7 @@ def instance_types(
     return found, unknown
 
 
-# --- Actions: resizing one instance (capacity/services/actions.py) ---------------------------------------
+# --- Actions: resizing one instance (capacity/services/actions/resize_ec2.py) -------
 
 
 def instance(client: BaseClient, instance_id: str) -> dict[str, Any]:

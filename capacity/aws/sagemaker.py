@@ -56,7 +56,7 @@ def training_job(client: BaseClient, name: str, *, count: RequestCount | None = 
     return job | {"Tags": tags(client, job["TrainingJobArn"], count=count)}
 
 
-# --- Actions: resizing one endpoint (capacity/services/actions.py) ---------------------------------------
+# --- Actions: resizing one endpoint (capacity/services/actions/resize_sagemaker.py) ---
 
 
 def endpoint(client: BaseClient, name: str) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class PolicySavings:
     `estimated`: for each off action that turned something off (done, changed, not a dry run), its estimated
     hourly saving times the hours until its on action finished (or `now` while it is still off); actions without
     a price count in `unpriced_actions`, not in the sum. `measured_monthly`: the sum of the realised monthly savings
-    measured from billing (capacity.services.actions.action_realised_savings) of the policy's idle actions, the
+    measured from billing (capacity.services.actions.savings.action_realised_savings) of the policy's idle actions, the
     ones a before/after comparison applies to (a daily off-hours cycle has no clean before and after); None until
     one is measured.
     """
