@@ -31,7 +31,7 @@ class AllocationReport:
 
 
 def idle_lines_frame(*, query: ReportQuery) -> pd.DataFrame | None:
-    """The billing lines' idle GPU parts (finops.allocation.idle_costs) in ROW_COLUMNS, or None without any."""
+    """The billing lines' idle GPU parts (finops.allocation.engine.idle_costs) in ROW_COLUMNS, or None without any."""
     resource_ids = gpu_resource_ids()
     lines = resource_lines_frame(query=query, resource_ids=resource_ids)
     if lines.empty:
