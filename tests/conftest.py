@@ -5,6 +5,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+# The pinnable test clock (COSTPLANE_TEST_CLOCK, @pytest.mark.clock) and per-xdist-worker brokers.
+pytest_plugins = ["tests.clock", "tests.parallel"]
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -1,10 +1,10 @@
-"""Real processes for integration tests: a Celery worker on the configured broker and test database."""
+"""Real processes for integration tests: a Celery worker on the configured broker and test database, and on the
+test's clock when it is pinned (tests/clock.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests.clock import python_command, python_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,11 +30,11 @@ def database_url_for_tests() -> str:
 
 @contextmanager
 def celery_worker(queues: str = "ingest,compute,actions", extra_env: dict[str, str] | None = None) -> Iterator[None]:
-    env = dict(os.environ, DATABASE_URL=database_url_for_tests(), DEBUG="true", **(extra_env or {}))
+    env = python_env(dict(os.environ, DATABASE_URL=database_url_for_tests(), DEBUG="true", **(extra_env or {})))
     hostname = f"test-{os.getpid()}@%h"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "-P", "solo",
-         "-n", hostname, "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        python_command("celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "-P", "solo",
+                       "-n", hostname, "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

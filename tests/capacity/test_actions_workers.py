@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from capacity.services.approvals import recommendation_approve
 from capacity.services.policies import policy_create, policy_evaluate
 from config.celery import app
 from sandbox.aws import sandbox_client
+from tests.clock import python_command, python_env
 from tests.factories import CloudAccountFactory, TeamFactory, TeamMembershipFactory, UserFactory
 from tests.integration_support import ROOT, database_url_for_tests, wait_for
 
@@ -127,8 +127,8 @@ class MotoProxy:
 def sandbox_server():
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--size", "small"],
-        cwd=ROOT, env=dict(os.environ, COSTPLANE_SANDBOX_SIZE="small"), stdout=subprocess.PIPE, text=True,
+        python_command("sandbox", "serve", "--port", str(port), "--size", "small"),
+        cwd=ROOT, env=python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE="small")), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         line = server.stdout.readline()
@@ -152,10 +152,10 @@ def proxy(sandbox_server, settings):
 def worker(proxy_url: str, name: str) -> Iterator[subprocess.Popen]:
     env = dict(os.environ, DATABASE_URL=database_url_for_tests(), DEBUG="true", COSTPLANE_SANDBOX_ENDPOINT=proxy_url)
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "actions", "-c", "1", "-P", "solo",
-         "-n", f"{name}-{os.getpid()}@%h", "-l", "warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        python_command("celery", "-A", "config", "worker", "-Q", "actions", "-c", "1", "-P", "solo",
+                       "-n", f"{name}-{os.getpid()}@%h", "-l", "warning", "--without-gossip", "--without-mingle",
+                       "--without-heartbeat"),
+        cwd=ROOT, env=python_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         yield process

@@ -10,10 +10,10 @@ import pytest
 
 from capacity.models import GpuDemandDay, GpuDemandForecast
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
-from tests.dashboards.test_capacity_page import sandbox_fleet_collect, table_rows, text
+from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows, text
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(SANDBOX_CLOCK)]
 
 
 @pytest.fixture

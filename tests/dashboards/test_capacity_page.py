@@ -19,14 +19,21 @@ from capacity.services.utilisation import utilisation_collect
 from sandbox.catalogue import ACCOUNT_IDS, ACCOUNTS
 from sandbox.server import seed_machines
 from tests.capacity.conftest import REGION, client_factory
+from tests.clock import pinned as clock_pinned
 from tests.factories import CloudAccountFactory, TeamFactory
 
-pytestmark = pytest.mark.django_db
+# The sandbox fleet follows the clock: its weekday machines run 07:00-19:00 UTC, Monday to Friday. Pages over it are
+# tested at a Wednesday 03:00 UTC, when those machines are stopped (so running GPUs are fewer than all GPUs), and on a
+# fixed date, so the catalogue's history is the same on every run.
+SANDBOX_CLOCK = "2026-12-02T03:00:00Z"
+
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(SANDBOX_CLOCK)]
 
 
 def sandbox_fleet_collect(now: datetime | None = None) -> datetime:
     """Seed the small sandbox fleet in moto (in-process) with metrics up to `now` and collect everything the page
     reads, as the capacity tasks would: inventory, utilisation and quotas per account, then prices. Returns `now`."""
+    assert clock_pinned(), "the sandbox fleet's state follows the clock: pin it with @pytest.mark.clock(SANDBOX_CLOCK)"
     now = now or timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     accounts = [CloudAccountFactory(account_id=account.id, name=account.name) for account in ACCOUNTS]
     for name in ("vision", "speech", "recsys", "platform"):

@@ -11,9 +11,9 @@ from moto import mock_aws
 
 from finops.services.billing_import import billing_export_import
 from sandbox.server import seed_exports
-from tests.dashboards.test_capacity_page import sandbox_fleet_collect, table_rows
+from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(SANDBOX_CLOCK)]
 MODEL_VERSIONS = "tag:model,tag:model_version"
 
 

@@ -23,6 +23,17 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True)
+def cookies_outlive_a_pinned_clock(clock, settings):
+    """With the test clock pinned (tests/clock.py), Django dates its cookies by that clock while Chromium expires them
+    by the real one: a session cookie that lasts two weeks from a pinned instant in the past is dropped at once. Under
+    a pinned clock the session and CSRF cookies last as long as the browser instead; the server still checks the
+    session's own expiry, by the pinned clock."""
+    if clock is not None:
+        settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+        settings.CSRF_COOKIE_AGE = None
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     if not CHROMIUM.exists():

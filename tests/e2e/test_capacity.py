@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from capacity.models import Resource
-from tests.dashboards.test_capacity_page import sandbox_fleet_collect
+from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect
 
 
 @pytest.mark.e2e
+@pytest.mark.clock(SANDBOX_CLOCK)
 @pytest.mark.django_db(transaction=True)
 def test_it_shows_the_fleet_and_charts_a_gpu_resource_after_a_click(signed_in_page, live_server, tmp_path):
     sandbox_fleet_collect()

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 
-from tests.dashboards.test_capacity_page import sandbox_fleet_collect
+from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
 
 
@@ -18,6 +18,7 @@ def sandbox_loaded(settings):
 
 
 @pytest.mark.e2e
+@pytest.mark.clock(SANDBOX_CLOCK)
 @pytest.mark.django_db(transaction=True)
 def test_it_charts_cost_per_thousand_predictions_and_switches_grouping(
     sandbox_loaded, signed_in_page, live_server, tmp_path

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from datetime import date, timedelta
 
 import pytest
 
 from finops.models import CloudAccount, CostExplorerRecord, CostRecord, IngestionRun
 from finops.selectors.reconciliation import reconciliation_rows
+from tests.clock import python_command, python_env
 from tests.integration_support import ROOT, celery_worker, wait_for
 
 
@@ -24,9 +24,9 @@ def free_port() -> int:
 @pytest.fixture
 def sandbox_server():
     port = free_port()
-    env = dict(os.environ, COSTPLANE_SANDBOX_SIZE="small")
+    env = python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE="small"))
     server = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--size", "small"],
+        python_command("sandbox", "serve", "--port", str(port), "--size", "small"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
