@@ -14,22 +14,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from capacity.selectors.reports import allocation_report
 from dashboards.access import ViewerRequiredMixin
 from dashboards.charts.allocation import allocation_by_period, tag_coverage_by_day
 from dashboards.charts.base import to_html
 from dashboards.forms.allocation import AllocationControlsForm, AllocationRulesForm, allocation_key_default
 from dashboards.tables.allocation import AllocationTable, UntaggedResourcesTable, allocation_table_rows
-from dashboards.views.controls import ControlsError, form_errors
+from dashboards.views.controls import form_errors
 from dashboards.views.fragments import FragmentMixin
-from finops.allocation.coverage import tag_coverage, untagged_resources
-from finops.allocation.engine import allocate
 from finops.allocation.rules import RulesError
-from finops.reports import ReportQueryError, money_sum, report_query_parse
+from finops.reports import ReportError, money_sum
 from finops.roles import user_is_operator
-from finops.selectors.allocation_rules import allocation_rules_current, allocation_rules_history
-from finops.selectors.allocations import allocation_rows_frame
+from finops.selectors.allocation_rules import allocation_rules_history
 from finops.selectors.billing import billing_rows_exist
-from finops.selectors.costs import ReportDataError
+from finops.selectors.reports import tag_coverage_report
 from finops.services.allocation_rules import allocation_rules_publish
 
 # Shown as help next to the rules editor; tests check that it is a valid rules document.
@@ -126,17 +124,17 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         if not context["has_data"]:
             return context
         try:
-            query, version, rules, frame, currency = _allocation_input(params)
-        except ControlsError as error:
+            report = allocation_report(params=_as_lists(params), today=timezone.now().date())
+        except ReportError as error:
             context["errors"] = error.messages
             return context
-        items = allocate(frame, aggregate=query.aggregate, rules=rules)
+        query, items = report.query, report.items
         rows = allocation_table_rows(items, key=key)
         context.update(
             query=query,
             last_day=query.end - timedelta(days=1),
-            currency=currency,
-            rules_version=version,
+            currency=report.currency,
+            rules_version=report.rules_version,
             total=money_sum(items["cost"]),
             shared_total=money_sum(items["shared_cost"]),
             table=AllocationTable(rows, key_label=context["key_label"].capitalize()),
@@ -155,18 +153,17 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             return context
         tag_key = context["tag_key"] = params["aggregate"][4:]
         try:
-            _, version, rules, frame, currency = _allocation_input({**params, "aggregate": "", "step": "day"})
-        except ControlsError as error:
+            report = tag_coverage_report(params=_as_lists(params), key=tag_key, today=timezone.now().date(), top=15)
+        except ReportError as error:
             context["errors"] = error.messages
             return context
-        coverage = tag_coverage(frame, key=tag_key, rules=rules)
-        resources = untagged_resources(frame, key=tag_key, rules=rules, top=15)
+        coverage, resources = report.coverage, report.untagged
         resources = resources[resources["cost"] != 0]  # a zero-cost line (e.g. an unused commitment) needs no tag
         usage_cost = money_sum(coverage["cost"])
         tagged_cost = money_sum(coverage["tagged_cost"])
         context.update(
-            rules_version=version,
-            currency=currency,
+            rules_version=report.rules_version,
+            currency=report.currency,
             has_usage=usage_cost > 0,
             untagged_cost=usage_cost - tagged_cost,
             coverage_percent=tagged_cost / usage_cost * 100 if usage_cost > 0 else None,
@@ -177,14 +174,6 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         return context
 
 
-def _allocation_input(params: dict[str, str]):
-    """What the Reports API reads for these parameters: the query, the current rules and the rows."""
-    try:
-        query = report_query_parse({name: [value] for name, value in params.items()}, today=timezone.now().date())
-        version, rules = allocation_rules_current()
-        frame, currency = allocation_rows_frame(query=query)
-    except ReportQueryError as error:
-        raise ControlsError([message for messages_ in error.errors.values() for message in messages_]) from None
-    except ReportDataError as error:
-        raise ControlsError([str(error)]) from None
-    return query, version, rules, frame, currency
+def _as_lists(params: dict[str, str]) -> dict[str, list[str]]:
+    """The controls' parameters as the Reports API receives them, so the page reads exactly what the API reads."""
+    return {name: [value] for name, value in params.items()}

@@ -8,6 +8,7 @@ from django.views.generic import TemplateView
 from dashboards.access import ViewerRequiredMixin
 from dashboards.charts.base import to_html
 from dashboards.charts.overview import daily_spend_by_service
+from finops.reports import ReportError
 from finops.selectors.ingestion import account_freshness_list
 from finops.selectors.overview import overview_summary
 
@@ -17,9 +18,13 @@ class OverviewView(ViewerRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        summary = overview_summary(today=timezone.now().date())
-        context["summary"] = summary
         context["freshness"] = account_freshness_list()
+        try:
+            summary = overview_summary(today=timezone.now().date())
+        except ReportError as error:  # the same 400 the Reports API gives, e.g. rows in several currencies
+            context["errors"] = error.messages
+            return context
+        context["summary"] = summary
         if summary.has_data:
             context["daily_chart"] = to_html(daily_spend_by_service(summary.daily_by_service))
         return context

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from capacity.selectors.metering import unit_costs_for_query
+from capacity.selectors.reports import UnitCostReport, unit_cost_report
 from dashboards.access import ViewerRequiredMixin
 from dashboards.charts.base import to_html
 from dashboards.charts.unit_economics import unit_cost_by_group, unit_cost_daily
@@ -22,11 +22,10 @@ from dashboards.tables.unit_economics import (
     unit_cost_daily_rows,
     unit_cost_table_rows,
 )
-from dashboards.views.controls import ControlsError, form_errors
+from dashboards.views.controls import form_errors
 from dashboards.views.fragments import FragmentMixin
-from finops.reports import ReportQueryError, money_sum, report_query_parse
+from finops.reports import ReportError, money_sum
 from finops.selectors.billing import billing_rows_exist
-from finops.selectors.costs import ReportDataError
 
 TRAINING_MONTHS = 13
 TOP_DAILY_GROUPS = 5
@@ -40,16 +39,9 @@ def training_window(today: date) -> str:
     return f"{start.isoformat()},{today.isoformat()}"
 
 
-def _unit_items(params: dict[str, str]):
-    """unit_costs for Reports API parameters, read exactly as /api/v1/unit-costs reads them."""
-    try:
-        query = report_query_parse({name: [value] for name, value in params.items()}, today=timezone.now().date())
-        version, currency, items = unit_costs_for_query(query=query)
-    except ReportQueryError as error:
-        raise ControlsError([message for messages_ in error.errors.values() for message in messages_]) from None
-    except ReportDataError as error:
-        raise ControlsError([str(error)]) from None
-    return query, version, currency, items
+def _unit_report(params: dict[str, str]) -> UnitCostReport:
+    """/api/v1/unit-costs' reader for the controls' parameters (raises ReportError)."""
+    return unit_cost_report(params={name: [value] for name, value in params.items()}, today=timezone.now().date())
 
 
 def _api_links(params: dict[str, str]) -> dict[str, str]:
@@ -92,18 +84,19 @@ class UnitEconomicsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         group = form.cleaned_data["group"]
         context.update(params=params, group=group, group_label=UNIT_GROUPINGS[group][0], **_api_links(params))
         try:
-            query, version, currency, items = _unit_items(params)
-            _, _, _, daily = _unit_items({**params, "step": "day"})
-        except ControlsError as error:
+            report = _unit_report(params)
+            daily = _unit_report({**params, "step": "day"}).items
+        except ReportError as error:
             context["errors"] = error.messages
             return context
-        rows = unit_cost_table_rows(items, aggregate=query.aggregate)
+        query = report.query
+        rows = unit_cost_table_rows(report.items, aggregate=query.aggregate)
         served = [row for row in rows if row["cost"] > 0]
         context.update(
             query=query,
             last_day=query.end - timedelta(days=1),
-            currency=currency,
-            rules_version=version,
+            currency=report.currency,
+            rules_version=report.rules_version,
             serving_total=money_sum(row["cost"] for row in rows),
             training_total=money_sum(row["training_cost"] for row in rows),
             has_rows=bool(rows),
@@ -129,16 +122,17 @@ class UnitEconomicsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         if not context["has_data"]:
             return context
         try:
-            query, _, currency, items = _unit_items(params)
-        except ControlsError as error:
+            report = _unit_report(params)
+        except ReportError as error:
             context["errors"] = error.messages
             return context
-        rows = [row for row in unit_cost_table_rows(items, aggregate=query.aggregate) if row["training_cost"]]
+        query = report.query
+        rows = [row for row in unit_cost_table_rows(report.items, aggregate=query.aggregate) if row["training_cost"]]
         rows.sort(key=lambda row: (-row["training_cost"], row["label"]))
         context.update(
             query=query,
             last_day=query.end - timedelta(days=1),
-            currency=currency,
+            currency=report.currency,
             training_total=money_sum(row["training_cost"] for row in rows),
             table=TrainingCostTable(rows),
             has_rows=bool(rows),
