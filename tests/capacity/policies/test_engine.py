@@ -1,105 +1,36 @@
-"""Off-hours and idle policies against the sandbox fleet in moto: a simulated week, endpoints, groups, the guards
-(opt-out, prod, cap, grace, snooze, dry run), the preview. Outcomes are read back through AWS Describe calls."""
+"""Off-hours and idle policies against the sandbox fleet in moto: a simulated week, endpoints, groups, and the guards
+(opt-out, prod, cap, grace, snooze, dry run). Outcomes are read back through AWS Describe calls."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 
-from capacity.models import Action, Policy, Price, Resource, UtilisationHour
+from capacity.models import Action, Policy, Price, Resource
 from capacity.selectors.policies import policy_actions_upcoming, policy_history, policy_savings
-from capacity.services.actions.execute import action_execute
-from capacity.services.actions.policy import policy_actions_due
-from capacity.services.actions.state import Waits
 from capacity.services.inventory import inventory_collect
 from capacity.services.policies import (
     PolicyForbidden,
-    PolicyInputError,
     action_snooze,
-    policies_evaluate,
-    policy_create,
     policy_evaluate,
-    policy_preview,
     policy_update,
 )
 from finops.models import Channel
 from tests.capacity.conftest import ML_PROD, ML_RESEARCH, NOW, REGION, client_factory
-from tests.factories import TeamMembershipFactory, UserFactory
+from tests.capacity.policies.support import (
+    dev_running,
+    instance_states,
+    make_policy,
+    notebook_status,
+    run,
+    utc,
+)
+from tests.factories import TeamMembershipFactory
 
 pytestmark = pytest.mark.django_db
-
-NO_WAIT = Waits(interval=0, sleep=lambda seconds: None)
-BERLIN = "off=(M-F,19);on=(M-F,7);tz=Europe/Berlin"
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-@pytest.fixture
-def inventoried(fleet, accounts, teams, settings):
-    settings.COSTPLANE_AWS = "sandbox"
-    settings.COSTPLANE_SANDBOX_ENDPOINT = ""
-    for name in ("ml-research", "ml-prod", "platform", "data"):
-        account = accounts[name]
-        account.dry_run = False
-        account.save()
-        inventory_collect(account=account, region=REGION, client_factory=client_factory(account.account_id), now=NOW)
-    return accounts
-
-
-@pytest.fixture
-def operator_user(db):
-    return UserFactory(username="olga", roles=["operator"])
-
-
-def make_policy(user, known, **data) -> Policy:
-    values = {
-        "name": "dev off-hours",
-        "action": "stop_start",
-        "schedule": BERLIN,
-        "accounts": [known["ml-research"]],
-        "tag_filters": {"environment": ["dev"]},
-        "dry_run": False,
-        "grace_minutes": 30,
-        "max_actions_per_run": 50,
-    } | data
-    return policy_create(user=user, data=values)
-
-
-def run(now: datetime) -> None:
-    """One beat: evaluate every policy, then execute the policy actions that are due."""
-    policies_evaluate(now=now)
-    for action_id in policy_actions_due(now=now):
-        account_id = Action.objects.get(pk=action_id).account.account_id
-        action_execute(action_id=action_id, now=now, client_factory=client_factory(account_id), waits=NO_WAIT)
-
-
-def instance_states(account_id: str = ML_RESEARCH) -> dict[str, str]:
-    """{Name tag: state} of every instance, as DescribeInstances reports it."""
-    ec2 = client_factory(account_id)("ec2")
-    states = {}
-    for reservation in ec2.describe_instances()["Reservations"]:
-        for instance in reservation["Instances"]:
-            name = next((tag["Value"] for tag in instance.get("Tags", []) if tag["Key"] == "Name"), "")
-            states[name] = instance["State"]["Name"]
-    return states
-
-
-def notebook_status(name: str) -> str:
-    sagemaker = client_factory(ML_RESEARCH)("sagemaker")
-    return sagemaker.describe_notebook_instance(NotebookInstanceName=name)["NotebookInstanceStatus"]
-
-
-def dev_running(states: dict[str, str]) -> set[str]:
-    return {name for name in ("vision-train-p4d-0", "recsys-train-g5-0", "speech-train-p5-0", "vision-dev-g5-0")
-            if states.get(name) == "running"}  # fmt: skip
-
-
-# --- A simulated week -----------------------------------------------------------------------------------
 
 
 def test_it_stops_and_starts_exactly_the_dev_machines_at_berlin_hours_for_a_week(inventoried, operator_user):
@@ -325,125 +256,3 @@ def test_it_only_rehearses_in_dry_run(inventoried, operator_user):
 
 
 # --- Preview, validation, idle ---------------------------------------------------------------------------
-
-
-def test_it_previews_without_acting_and_names_a_bad_schedule_tag(inventoried, operator_user):
-    Resource.objects.filter(name="recsys-train-g5-0").update(
-        tags={"environment": "dev", "costplane:schedule": "off=(M-F,19);tz=Mars/Olympus"}
-    )
-    policy = make_policy(operator_user, inventoried, resource_kinds=["ec2_instance"], schedule="")
-
-    items = {item["resource"]: item for item in policy_preview(policy=policy, now=utc(2025, 6, 16, 17, 5))}
-
-    assert not Action.objects.exists()
-    bad = items["recsys-train-g5-0"]
-    assert bad["would"] == "skip"
-    assert "Resource recsys-train-g5-0: tag costplane:schedule: 'Mars/Olympus'" in bad["error"]
-    assert items["vision-train-p4d-0"]["would"] == "none"  # untagged: the policy has no schedule for it
-    result = policy_evaluate(policy_id=policy.pk, now=utc(2025, 6, 16, 17, 5))
-    assert result["errors"] == [bad["error"]]
-    assert Policy.objects.get().last_run["errors"] == [bad["error"]]
-    assert dev_running(instance_states()) >= {"recsys-train-g5-0"}
-
-
-def test_it_validates_policies_naming_the_field(accounts, operator_user, viewer):
-    with pytest.raises(PolicyInputError) as caught:
-        policy_create(user=operator_user, data={"name": "x", "action": "stop_start", "schedule": "off=(M-F,29)"})
-    assert caught.value.field == "schedule" and "not a time of day" in str(caught.value)
-    with pytest.raises(PolicyInputError) as caught:
-        policy_create(
-            user=operator_user,
-            data={"name": "x", "action": "scale_to_zero", "resource_kinds": ["ec2_instance"], "schedule": BERLIN},
-        )
-    assert caught.value.field == "resource_kinds"
-    with pytest.raises(PolicyInputError) as caught:
-        policy_create(user=operator_user, data={"name": "x", "action": "endpoint_delete_recreate", "trigger": "idle"})
-    assert caught.value.field == "idle_hours"
-    with pytest.raises(PolicyForbidden):
-        policy_create(user=viewer, data={"name": "x", "action": "stop_start", "schedule": BERLIN})
-    policy = policy_create(user=operator_user, data={"name": "x", "action": "stop_start", "schedule": BERLIN})
-    assert policy.dry_run and policy.enabled and policy.grace_minutes == 30
-
-
-def test_it_finds_an_idle_endpoint_only_when_every_hour_has_zero_invocations(accounts, operator_user):
-    resource = Resource.objects.create(
-        account=accounts["ml-research"], region=REGION, kind="sagemaker_endpoint", resource_id="arn:endpoint/quiet",
-        name="quiet", state="InService", tags={"environment": "dev"}, first_seen=NOW, last_seen=NOW,
-    )  # fmt: skip
-    for hours_ago in range(1, 7):
-        UtilisationHour.objects.create(
-            resource=resource, metric="invocations", variant="AllTraffic", hour=NOW - timedelta(hours=hours_ago),
-            total=Decimal(0), average=Decimal(0),
-        )  # fmt: skip
-    policy = policy_create(
-        user=operator_user,
-        data={"name": "idle endpoints", "action": "endpoint_delete_recreate", "trigger": "idle", "idle_hours": 6},
-    )
-    (item,) = policy_preview(policy=policy, now=NOW)
-    assert (item["would"], item["transition_at"]) == ("delete", NOW - timedelta(hours=6))
-
-    # An hour without data is unknown, not zero: the streak is broken.
-    UtilisationHour.objects.filter(hour=NOW - timedelta(hours=3)).update(total=None, average=None)
-    (item,) = policy_preview(policy=policy, now=NOW)
-    assert item["would"] == "none" and "Idle for 2 of the 6 hours" in item["reason"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_it_lets_only_one_evaluator_act_on_a_policy_at_a_time(operator_user):
-    import threading
-
-    from django.db import connection, transaction
-
-    policy = policy_create(user=operator_user, data={"name": "locked", "action": "stop_start", "schedule": BERLIN})
-    holding, done = threading.Event(), threading.Event()
-
-    def other_beat():
-        with transaction.atomic():
-            Policy.objects.select_for_update().get(pk=policy.pk)
-            holding.set()
-            done.wait(10)
-        connection.close()
-
-    thread = threading.Thread(target=other_beat)
-    thread.start()
-    try:
-        assert holding.wait(10)
-        assert policy_evaluate(policy_id=policy.pk, now=NOW) == {"skipped_locked": True}
-    finally:
-        done.set()
-        thread.join()
-    assert policy_evaluate(policy_id=policy.pk, now=NOW)["announced"] == 0
-    assert Policy.objects.get().last_evaluated_at == NOW
-
-
-def test_it_schedules_policies_and_the_lease_sweeper_every_five_minutes_on_the_right_queues():
-    from capacity import tasks
-    from config.celery import app
-    from config.schedules import BEAT_SCHEDULE
-
-    by_task = {entry["task"]: entry for entry in BEAT_SCHEDULE.values()}
-    for name in ("capacity.tasks.policies_run", "capacity.tasks.leases_sweep"):
-        assert by_task[name]["schedule"].minute == set(range(0, 60, 5))
-    router = app.amqp.router
-    assert router.route({}, tasks.policies_run.name)["queue"].name == "compute"
-    assert router.route({}, tasks.leases_sweep.name)["queue"].name == "compute"
-    assert router.route({}, tasks.action_execute_task.name)["queue"].name == "actions"
-
-
-def test_it_skips_policy_actions_against_real_aws_while_the_kill_switch_is_off(accounts, operator_user, settings):
-    settings.COSTPLANE_AWS, settings.COSTPLANE_ACTIONS_ENABLED = "aws", False
-    research = accounts["ml-research"]
-    research.dry_run = False
-    research.save()
-    Resource.objects.create(
-        account=research, region=REGION, kind="ec2_instance", resource_id="i-0abc", name="real-box", state="running",
-        tags={"environment": "dev"}, first_seen=NOW, last_seen=NOW,
-    )  # fmt: skip
-    policy = make_policy(operator_user, accounts, grace_minutes=0)
-    policy_evaluate(policy_id=policy.pk, now=utc(2025, 6, 16, 17, 5))
-    (action_id,) = policy_actions_due(now=utc(2025, 6, 16, 17, 5))
-
-    action = action_execute(action_id=action_id, now=utc(2025, 6, 16, 17, 5))  # no client: AWS is never called
-
-    assert action.state == "skipped"
-    assert "COSTPLANE_ACTIONS_ENABLED is false" in action.transitions.last().reason
