@@ -90,6 +90,7 @@ def test_it_lets_an_operator_publish_a_shared_cost_rule_from_the_page(
 
     page.fill("#id_document", '{"shared_costs": [{"key": "team", "match": {}}]}')
     page.click("#rules-form button[type=submit]")
+    page.wait_for_selector("#rules-errors li")  # the answer, not the page before it (a busy machine answers late)
     errors = page.locator("#rules-errors li").all_inner_texts()
     assert "shared_costs[0].key: Split across a tag key, for example tag:team." in errors
     assert "shared_costs[0].match: A filter needs at least one condition." in errors
