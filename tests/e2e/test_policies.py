@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from capacity.models import Action, Policy
-from tests.dashboards.test_policies_page import ALWAYS_OFF, policies_seed, seed_actions
+from tests.dashboards.policies.support import ALWAYS_OFF, policies_seed, seed_actions
 from tests.factories import TeamMembershipFactory, UserFactory
 
 SCREENSHOTS = Path("/tmp/policyui")
