@@ -38,7 +38,7 @@ check:
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(or $(PYTEST_WORKERS),3) $(PYTEST_ARGS)
 
 bench: $(INSTALLED)
 	COSTPLANE_WITH_CHROMIUM=0 $(DEVSTACK) exec -- bash -c 'for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done'
