@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from capacity.models import Action, Policy
-from tests.dashboards.policies.support import ALWAYS_OFF, policies_seed, seed_actions
+from tests.dashboards.policies.support import ALWAYS_OFF, POLICIES_CLOCK, policies_seed, seed_actions
 from tests.factories import TeamMembershipFactory, UserFactory
 
 SCREENSHOTS = Path("/tmp/policyui")
+pytestmark = pytest.mark.clock(POLICIES_CLOCK)  # ALWAYS_OFF is built for that day
 
 
 def sign_in(page, live_server, username: str) -> None:

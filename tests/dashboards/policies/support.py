@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from decimal import Decimal
 from html import unescape
 
@@ -13,6 +12,7 @@ from django.utils import timezone
 from capacity.models import Action, Price, Resource
 from capacity.schedules import DAY_LETTERS
 from capacity.services.policies import policy_create, policy_evaluate
+from tests.clock import instant_parse
 from tests.factories import CloudAccountFactory, TeamFactory, TeamMembershipFactory, UserFactory
 
 URL = reverse("dashboards:schedules")
@@ -23,7 +23,10 @@ HTMX_PREVIEW = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "policy-preview"}
 # is days away, so a snooze of a few hours never reaches it (one of a week does).
 
 
-_TODAY = timezone.now().astimezone(UTC).weekday()
+# The page's tests run at this instant, a Wednesday (tests/clock.py): ALWAYS_OFF is built from one day's weekday, and
+# a test that ran past the next midnight found nothing announced (COSTPLANE_TEST_CLOCK=2026-11-30T23:59:59Z showed it).
+POLICIES_CLOCK = "2026-11-18T10:00:00Z"
+_TODAY = instant_parse(POLICIES_CLOCK).weekday()
 
 
 ALWAYS_OFF = f"off=({DAY_LETTERS[_TODAY]},0);on=({DAY_LETTERS[(_TODAY + 3) % 7]},0)"

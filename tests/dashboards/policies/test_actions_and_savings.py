@@ -13,6 +13,7 @@ from django.utils import timezone
 from capacity.models import Action, ActionTransition
 from capacity.services.policies import policy_create
 from tests.dashboards.policies.support import (
+    POLICIES_CLOCK,
     URL,
     approver_client,
     kpi,
@@ -21,7 +22,7 @@ from tests.dashboards.policies.support import (
 )
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(POLICIES_CLOCK)]
 
 
 def test_it_shows_announced_actions_on_the_timeline_and_in_the_history(viewer_client, seeded):

@@ -12,6 +12,7 @@ from capacity.services.policies import policy_create
 from tests.dashboards.policies.support import (
     ALWAYS_OFF,
     HTMX_PREVIEW,
+    POLICIES_CLOCK,
     URL,
     policy_post,
     seed_actions,
@@ -20,7 +21,7 @@ from tests.dashboards.policies.support import (
 )
 from tests.factories import CloudAccountFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(POLICIES_CLOCK)]
 
 
 def test_it_shows_an_empty_state_to_a_viewer_when_there_is_no_policy(viewer_client):
