@@ -11,6 +11,7 @@ from finops.models import Budget
 from finops.models.accounts import account_id_validator
 from finops.selectors.teams import teams_listed
 
+MAX_PERCENT = Decimal(100000)  # BudgetThreshold.percent holds 5 digits before the point
 _THRESHOLD = re.compile(r"^(?P<percent>\d+(?:\.\d{1,2})?)\s*%?\s*(?P<kind>actual|forecast)?$", re.IGNORECASE)
 
 
@@ -43,7 +44,7 @@ class BudgetForm(forms.Form):
             if not part.strip():
                 continue
             match = _THRESHOLD.match(part.strip())
-            if not match or Decimal(match["percent"]) <= 0:
+            if not match or not 0 < Decimal(match["percent"]) < MAX_PERCENT:
                 raise forms.ValidationError(f"'{part.strip()}' is not a threshold: write e.g. 80% actual.")
             item = {"percent": Decimal(match["percent"]), "kind": (match["kind"] or "actual").lower()}
             if (item["percent"], item["kind"]) in seen:

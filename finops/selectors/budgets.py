@@ -98,7 +98,10 @@ class BudgetStatus:
 
     @property
     def crossed(self) -> list[ThresholdStatus]:
-        return [status for status in self.thresholds if status.crossing is not None]
+        """The thresholds crossed this period: recorded crossings (which stay current for the period) and those the
+        spend reaches now but no evaluation has recorded yet. The page and the API both list these, so they agree
+        between two evaluations too."""
+        return [status for status in self.thresholds if status.crossing is not None or status.reached]
 
 
 def budget_status(*, budget: Budget, today: date) -> BudgetStatus:

@@ -6,6 +6,10 @@ A threshold notifies once per period: the first evaluation that finds it reached
 dips again. It clears, and the alert resolves, when the period ends (the key names the period) or when the
 budget is edited (amount, scope, thresholds) so that the spend is under it: editing re-checks the period's
 crossings and removes those no longer reached.
+
+Saving a budget (create or update, from the page, the API or anywhere else that calls these services) evaluates it
+once the transaction commits: the crossings it reaches are recorded in the same request, so the page and the API
+show them at once rather than after the next alert evaluation.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ def budget_create(
     budget.full_clean()
     budget.save()
     _thresholds_set(budget=budget, thresholds=thresholds)
+    _evaluate_on_commit(budget_id=budget.pk)
     return budget
 
 
@@ -81,7 +86,21 @@ def budget_update(
     status = budget_status(budget=budget, today=(now or timezone.now()).date())
     stale = [item.crossing.pk for item in status.thresholds if item.crossing is not None and not item.reached]
     BudgetCrossing.objects.filter(pk__in=stale).delete()
+    _evaluate_on_commit(budget_id=budget.pk, now=now)
     return budget
+
+
+def _evaluate_on_commit(*, budget_id: int, now: datetime | None = None) -> None:
+    # After the commit: the evaluation reads the saved budget and thresholds, and a failed save records nothing.
+    transaction.on_commit(lambda: budget_evaluate(budget_id=budget_id, now=now))
+
+
+def budget_evaluate(*, budget_id: int, now: datetime | None = None) -> BudgetStatus | None:
+    """Evaluate one budget now: record the crossings its current period reaches. None if it was deleted since."""
+    budget = budgets_listed().filter(pk=budget_id).first()
+    if budget is None:
+        return None
+    return budget_crossings_record(budget=budget, now=now or timezone.now())
 
 
 @transaction.atomic
@@ -150,7 +169,7 @@ def budget_alert_specs(*, now: datetime) -> dict[str, list]:
                         "actual": f"{status.actual:f}",
                         "forecast": f"{status.forecast:f}",
                         "method": status.method,
-                        "crossed_at": item.crossing.crossed_at.isoformat(),
+                        "crossed_at": (item.crossing.crossed_at if item.crossing else now).isoformat(),
                     },
                     amount=spend,
                 )
