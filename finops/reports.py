@@ -1,7 +1,8 @@
 """The Reports API's request grammar (ARCHITECTURE.md, "Reports API"), parsed and checked. Pure.
 
 `report_query_parse(params, today=...)` turns query parameters into a ReportQuery or raises
-ReportQueryError whose `.errors` is `{PARAM: [message, ...]}`, the body of a 400.
+ReportQueryError whose `.errors` is `{PARAM: [message, ...]}`, the body of a 400. `money_round_to_total` and
+`money_text` are how money leaves a report: at most MONEY_PLACES fractional digits, items summing to the total.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-WINDOWS_RELATIVE = ("7d", "30d", "mtd", "lastmonth")
+WINDOWS_RELATIVE = ("7d", "30d", "90d", "mtd", "ytd", "lastmonth")
 KEYS = ("account", "service", "region", "usage_type", "resource", "charge_category")
 COST_BASES = ("billed", "effective", "list")
 STEPS = ("day", "week", "month")
@@ -21,6 +22,9 @@ CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
 UNALLOCATED = "__unallocated__"
 # Stored money has 38 digits (20 fractional); sums need more than Decimal's default 28.
 MONEY_CONTEXT = Context(prec=80)
+# Money leaves a report with at most the stored precision: NUMERIC(38, 20).
+MONEY_PLACES = 20
+MONEY_UNIT = Decimal(1).scaleb(-MONEY_PLACES)
 _TAG_KEY = re.compile(r"^tag:(?P<key>.{1,128})$", re.DOTALL)
 
 
@@ -73,8 +77,12 @@ def window_parse(value: str, *, today: date) -> tuple[date, date]:
         return today - timedelta(days=7), today
     if value == "30d":
         return today - timedelta(days=30), today
+    if value == "90d":
+        return today - timedelta(days=90), today
     if value == "mtd":
         return today.replace(day=1), today
+    if value == "ytd":
+        return today.replace(month=1, day=1), today
     if value == "lastmonth":
         end = today.replace(day=1)
         return (end - timedelta(days=1)).replace(day=1), end
@@ -161,6 +169,44 @@ def money_sum(values) -> Decimal:
     return total
 
 
+def money_round(value: Decimal) -> Decimal:
+    """`value` with at most MONEY_PLACES fractional digits: rounded half-even when it has more, else unchanged.
+
+    A stored figure (NUMERIC(38, 20)) and any sum of stored figures come back exactly as they are, with the
+    digits they have; only a computed one (a division, a share, an idle part) is rounded.
+    """
+    if not value.is_finite() or value.as_tuple().exponent >= -MONEY_PLACES:
+        return value
+    return value.quantize(MONEY_UNIT, rounding=ROUND_HALF_EVEN, context=MONEY_CONTEXT)
+
+
+def money_round_to_total(values: Sequence[Decimal]) -> tuple[list[Decimal], Decimal]:
+    """The items and their total as a report shows them: at most MONEY_PLACES fractional digits, and the items
+    summing to the total exactly.
+
+    The rule: the total is the exact sum rounded half-even (`money_round`); each item is rounded half-even on
+    its own; when the rounded items then miss the total by k units of MONEY_UNIT (k is at most about half the
+    number of items), the k items that rounding moved furthest from the side the total needs get one unit
+    each (largest remainder; ties go to the earlier item). So sum(items) == total to the last digit, every
+    item stays within one unit of its exact value, and an item already at the stored precision (a stored
+    figure, a sum of them) is never changed: when all are, nothing is rounded at all.
+    """
+    exact = list(values)
+    total = money_round(money_sum(exact))
+    rounded = [money_round(value) for value in exact]
+    units = int(MONEY_CONTEXT.subtract(total, money_sum(rounded)).scaleb(MONEY_PLACES))
+    if units:
+        step = MONEY_UNIT if units > 0 else MONEY_UNIT.copy_negate()
+        # How far rounding moved each item away from the side the total needs: those items move first.
+        behind = [MONEY_CONTEXT.subtract(value, kept) for value, kept in zip(exact, rounded, strict=True)]
+        if units < 0:
+            behind = [difference.copy_negate() for difference in behind]
+        for index in sorted(range(len(exact)), key=lambda index: (-behind[index], index))[: abs(units)]:
+            rounded[index] = MONEY_CONTEXT.add(rounded[index], step)
+    return rounded, total
+
+
 def money_text(value: Decimal) -> str:
-    """A decimal string without exponent, at the precision given."""
-    return format(value, "f")
+    """A decimal string without exponent, with the digits the value has, at most MONEY_PLACES fractional ones
+    (rounded half-even past that: `money_round`)."""
+    return format(money_round(value), "f")

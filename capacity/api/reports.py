@@ -17,7 +17,7 @@ from finops.api.reports import (
     report_error_response,
     report_response,
 )
-from finops.reports import ReportError, money_sum, money_text
+from finops.reports import ReportError
 
 
 class AllocationReportView(APIView):
@@ -63,9 +63,7 @@ class UnitCostReportView(APIView):
             records,
             currency=report.currency,
             money_fields=["cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions", "training_cost"],
-            extra={
-                "rules_version": report.rules_version,
-                "training_total": money_text(money_sum(record["training_cost"] for record in records)),
-            },
+            extra={"rules_version": report.rules_version},
+            totals={"training_cost": "training_total"},
         )
         return report_response(request, body, name="unit-costs")

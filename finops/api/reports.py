@@ -13,7 +13,15 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from finops.reports import COST_BASES, STEPS, ReportError, money_sum, money_text, window_parse
+from finops.reports import (
+    COST_BASES,
+    STEPS,
+    WINDOWS_RELATIVE,
+    ReportError,
+    money_round_to_total,
+    money_text,
+    window_parse,
+)
 from finops.selectors.reconciliation import reconciliation_rows
 from finops.selectors.reports import CostReport, cost_report, tag_coverage_report
 
@@ -45,7 +53,10 @@ class ReportCSVRenderer(BaseRenderer):
 class ReportItemSerializer(serializers.Serializer):
     key = serializers.DictField(child=serializers.CharField())
     period = serializers.DateField(required=False, allow_null=True)
-    cost = serializers.CharField(help_text="Decimal string at full stored precision.")
+    cost = serializers.CharField(
+        help_text="Decimal string: stored figures as stored, computed ones rounded half-even to 20 fractional digits "
+        "so that the items still sum exactly to total."
+    )
 
 
 class WindowSerializer(serializers.Serializer):
@@ -64,7 +75,9 @@ class ReportSerializer(serializers.Serializer):
 
 
 REPORT_PARAMETERS = [
-    OpenApiParameter("window", str, description="7d, 30d, mtd, lastmonth, or YYYY-MM-DD,YYYY-MM-DD (end exclusive)."),
+    OpenApiParameter(
+        "window", str, description=f"{', '.join(WINDOWS_RELATIVE)}, or YYYY-MM-DD,YYYY-MM-DD (UTC days, end exclusive)."
+    ),
     OpenApiParameter(
         "aggregate",
         str,
@@ -82,9 +95,10 @@ REPORT_PARAMETERS = [
 
 def cost_envelope(report: CostReport) -> dict:
     query = report.query
+    costs, total = money_round_to_total([row.cost for row in report.rows])
     items = []
-    for row in report.rows:
-        item = {"key": row.key, "cost": money_text(row.cost)}
+    for row, cost in zip(report.rows, costs, strict=True):
+        item = {"key": row.key, "cost": money_text(cost)}
         if query.step:
             item["period"] = row.period.isoformat()
         items.append(item)
@@ -94,7 +108,7 @@ def cost_envelope(report: CostReport) -> dict:
         "cost_basis": query.cost_basis,
         "step": query.step,
         "currency": report.currency,
-        "total": money_text(report.total),
+        "total": money_text(total),
         "items": items,
     }
 
@@ -104,18 +118,33 @@ def report_error_response(error: ReportError) -> Response:
     return Response({"errors": error.errors}, status=400)
 
 
-def frame_envelope(query, records: list[dict], *, currency: str, money_fields: list[str], extra: dict) -> dict:
+def frame_envelope(
+    query, records: list[dict], *, currency: str, money_fields: list[str], extra: dict, totals: dict | None = None
+) -> dict:
     """The envelope of a report computed on DataFrames: `records` hold the keys, the period and the money fields.
 
-    `cost` is the field that sums to `total`; a money field may be None (unknown), written as null.
+    `cost` is the field that sums to `total`; `totals` names other fields summed into an envelope field
+    ({"training_cost": "training_total"}). Those fields' items are rounded with finops.reports.money_round_to_total
+    (they sum to their total exactly); every other money field is rounded on its own (money_text). A money field
+    may be None (unknown), written as null.
     """
+    summed = {"cost": "total", **(totals or {})}
+    rounded: dict[str, list] = {}
+    envelope_totals: dict[str, str] = {}
+    for field_name, total_name in summed.items():
+        rounded[field_name], total = money_round_to_total([record[field_name] for record in records])
+        envelope_totals[total_name] = money_text(total)
     items = [
         {
             "key": {key: record[key] for key in query.aggregate},
             **({"period": record["period"].isoformat()} if query.step else {}),
-            **{name: None if record[name] is None else money_text(record[name]) for name in money_fields},
+            **{
+                name: None if value is None else money_text(value)
+                for name in money_fields
+                for value in [rounded[name][index] if name in rounded else record[name]]
+            },
         }
-        for record in records
+        for index, record in enumerate(records)
     ]
     return {
         "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
@@ -124,7 +153,7 @@ def frame_envelope(query, records: list[dict], *, currency: str, money_fields: l
         "step": query.step,
         "currency": currency,
         **extra,
-        "total": money_text(money_sum(record["cost"] for record in records)),
+        **envelope_totals,
         "items": items,
         "money_fields": money_fields,
     }

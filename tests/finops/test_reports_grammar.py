@@ -4,8 +4,19 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from finops.reports import ReportQueryError, money_sum, report_query_parse, window_parse
+from finops.reports import (
+    MONEY_PLACES,
+    WINDOWS_RELATIVE,
+    ReportQueryError,
+    money_round_to_total,
+    money_sum,
+    money_text,
+    report_query_parse,
+    window_parse,
+)
 
 TODAY = date(2026, 3, 15)
 
@@ -20,7 +31,9 @@ def parse(**params):
     [
         ("7d", date(2026, 3, 8), date(2026, 3, 15)),
         ("30d", date(2026, 2, 13), date(2026, 3, 15)),
+        ("90d", date(2025, 12, 15), date(2026, 3, 15)),
         ("mtd", date(2026, 3, 1), date(2026, 3, 15)),
+        ("ytd", date(2026, 1, 1), date(2026, 3, 15)),
         ("lastmonth", date(2026, 2, 1), date(2026, 3, 1)),
         ("2025-12-01,2026-01-01", date(2025, 12, 1), date(2026, 1, 1)),
     ],
@@ -31,6 +44,18 @@ def test_it_reads_every_window_form_as_utc_days_with_an_exclusive_end(window, st
 
 def test_it_ends_last_month_at_the_first_of_this_month_in_january():
     assert window_parse("lastmonth", today=date(2026, 1, 1)) == (date(2025, 12, 1), date(2026, 1, 1))
+
+
+def test_it_reads_year_to_date_on_new_years_day_as_an_empty_window_of_complete_days():
+    assert window_parse("ytd", today=date(2027, 1, 1)) == (date(2027, 1, 1), date(2027, 1, 1))
+    assert window_parse("ytd", today=date(2027, 1, 2)) == (date(2027, 1, 1), date(2027, 1, 2))
+
+
+def test_it_names_every_relative_window_in_the_message_for_a_window_it_cannot_read():
+    with pytest.raises(ReportQueryError) as caught:
+        parse(window="1y")
+    assert all(name in caught.value.errors["window"][0] for name in ("7d", "30d", "90d", "mtd", "ytd", "lastmonth"))
+    assert set(WINDOWS_RELATIVE) == {"7d", "30d", "90d", "mtd", "ytd", "lastmonth"}
 
 
 def test_it_rejects_a_backwards_window_and_nonsense_with_messages_per_parameter():
@@ -71,3 +96,59 @@ def test_it_defaults_to_thirty_days_billed_and_no_step():
 def test_it_sums_money_exactly_beyond_28_digits():
     values = [Decimal("123456789012345678.00000000000000000001"), Decimal("0.00000000000000000002")]
     assert money_sum(values) == Decimal("123456789012345678.00000000000000000003")
+
+
+def fractional_digits(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def test_it_writes_stored_money_as_stored_and_rounds_computed_money_half_even_to_twenty_places():
+    assert money_text(Decimal("0")) == "0"
+    assert money_text(Decimal("3.75000000000000000000")) == "3.75000000000000000000"
+    idle = Decimal("145714.862876193608980098818750000000000000000")
+    assert money_text(idle) == "145714.86287619360898009882"
+    assert money_text(Decimal("0.000000000000000000025")) == "0.00000000000000000002"
+    assert money_text(Decimal("0.000000000000000000035")) == "0.00000000000000000004"
+    assert money_text(Decimal("-0.000000000000000000035")) == "-0.00000000000000000004"
+
+
+def test_it_rounds_thirds_so_that_they_still_make_the_whole():
+    items, total = money_round_to_total([Decimal(1) / 3] * 3)
+    assert total == Decimal(1)
+    assert [money_text(item) for item in items] == [
+        "0.33333333333333333334",
+        "0.33333333333333333333",
+        "0.33333333333333333333",
+    ]
+
+
+def test_it_leaves_stored_figures_alone_when_computed_ones_beside_them_are_corrected():
+    stored = Decimal("12.34000000000000000001")
+    items, total = money_round_to_total(
+        [stored, Decimal("0.000000000000000000005"), Decimal("0.000000000000000000005")]
+    )
+    assert items[0] == stored
+    assert money_sum(items) == total == Decimal("12.34000000000000000002")
+
+
+unit = Decimal(1).scaleb(-MONEY_PLACES)
+computed = st.builds(
+    lambda numerator, denominator, places: (Decimal(numerator) / Decimal(denominator)).scaleb(-places),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.integers(min_value=1, max_value=10**9),
+    st.integers(min_value=0, max_value=12),
+)
+stored = st.decimals(min_value=Decimal("-1e17"), max_value=Decimal("1e17"), places=MONEY_PLACES, allow_nan=False)
+
+
+@given(values=st.lists(st.one_of(computed, stored), max_size=40))
+def test_rounded_items_sum_to_the_rounded_total_exactly_and_stay_within_one_unit_of_exact(values):
+    items, total = money_round_to_total(values)
+    assert money_sum(items) == total
+    assert abs(total - money_sum(values)) <= unit / 2
+    for item, value in zip(items, values, strict=True):
+        assert fractional_digits(money_text(item)) <= MONEY_PLACES
+        assert abs(item - value) < unit
+        if value.as_tuple().exponent >= -MONEY_PLACES:
+            assert item == value, "a figure at the stored precision is never changed"
+    assert fractional_digits(money_text(total)) <= MONEY_PLACES
