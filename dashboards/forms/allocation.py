@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
 
+from dashboards.templatetags.labels import account_label_text
+from finops.models import CostRecord
+from finops.reports import FILTERS, WINDOWS_RELATIVE, window_parse
+from finops.selectors.billing import BillingFilterOptions
+
+WINDOW_LABELS = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "mtd": "Month to date",
+    "lastmonth": "Last month",
+    "ytd": "Year to date",
+}
+# The relative windows the Reports API takes (in its order), then custom dates.
 WINDOW_CHOICES = [
-    ("7d", "Last 7 days"),
-    ("30d", "Last 30 days"),
-    ("mtd", "Month to date"),
-    ("lastmonth", "Last month"),
+    *((window, WINDOW_LABELS.get(window, window)) for window in WINDOWS_RELATIVE),
     ("custom", "Custom dates"),
 ]
 STEP_CHOICES = [("week", "Week"), ("day", "Day"), ("month", "Month")]
@@ -40,11 +52,53 @@ class AllocationControlsForm(forms.Form):
     key = forms.ChoiceField(choices=(), required=False, label="Allocate by")
     step = forms.ChoiceField(choices=STEP_CHOICES, initial="week", required=False)
     cost_basis = forms.ChoiceField(choices=COST_BASIS_CHOICES, initial="billed", required=False, label="Cost basis")
+    # The Reports API's filters (finops.reports.FILTERS), each repeatable: they narrow the rows before anything else.
+    service = forms.MultipleChoiceField(choices=(), required=False, label="Service")
+    account = forms.MultipleChoiceField(choices=(), required=False, label="Account")
+    region = forms.MultipleChoiceField(choices=(), required=False, label="Region")
+    charge_category = forms.MultipleChoiceField(
+        choices=CostRecord.ChargeCategory.choices, required=False, label="Charge category"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["key"].choices = allocation_key_choices()
         self.fields["key"].initial = allocation_key_default()
+        for name in FILTERS:
+            self.fields[name].widget.attrs.update({"size": 4, "class": "filter-select"})
+
+    def selected(self, name: str) -> list[str]:
+        """A filter's chosen values as the request gives them (before validation)."""
+        getlist = getattr(self.data, "getlist", None)
+        values = getlist(name) if getlist else self.data.get(name) or []
+        return [values] if isinstance(values, str) else [value for value in values if value]
+
+    def filter_options_set(self, options: BillingFilterOptions, *, account_names: dict[str, str]) -> None:
+        """Offer the accounts, services and regions seen in the window, and keep any chosen value selectable
+        (the Reports API accepts a value with no rows: it narrows to nothing)."""
+        for name, values in (("service", options.services), ("account", options.accounts), ("region", options.regions)):
+            everything = sorted({*values, *self.selected(name)})
+            if name == "account":
+                choices = [(value, account_label_text(value, account_names)) for value in everything]
+                choices.sort(key=lambda choice: choice[1].lower())
+            else:
+                choices = [(value, value) for value in everything]
+            self.fields[name].choices = choices
+
+    def window_bounds(self, *, today: date) -> tuple[date, date]:
+        """[start, end) of the window asked for, read before validation (the filter options depend on it);
+        the last 30 days when it cannot be read."""
+        window = self.data.get("window") or "30d"
+        if window == "custom":
+            window = f"{self.data.get('start')},{self.data.get('end')}"
+        try:
+            return window_parse(window, today=today)
+        except ValueError:
+            return today - timedelta(days=30), today
+
+    @property
+    def filters_active(self) -> bool:
+        return any(self.selected(name) for name in FILTERS)
 
     def clean(self):
         data = super().clean()
@@ -66,6 +120,11 @@ class AllocationControlsForm(forms.Form):
         if window == "custom":
             window = f"{data['start'].isoformat()},{data['end'].isoformat()}"
         return {"window": window, "aggregate": data["key"], "step": data["step"], "cost_basis": data["cost_basis"]}
+
+    def report_filters(self) -> dict[str, list[str]]:
+        """The chosen filters as the Reports API takes them ({name: [value, ...]}, repeatable; call after
+        is_valid())."""
+        return {name: list(self.cleaned_data[name]) for name in FILTERS if self.cleaned_data.get(name)}
 
 
 class AllocationRulesForm(forms.Form):

@@ -9,7 +9,10 @@ the request, or on whatever object is passed as `holder`).
 
 from __future__ import annotations
 
+import calendar
 import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import template
@@ -184,6 +187,62 @@ def account_text(context, value):
     if hasattr(value, "account_id"):
         return account_label_text(value)
     return account_label_text(value, account_names(context.get("request")))
+
+
+@dataclass(frozen=True)
+class PeriodBucket:
+    """A report period (a day, an ISO week from Monday, a month) as far as the window holds it."""
+
+    period: date  # the period's first day, as the Reports API names it
+    first: date  # the first day the window holds
+    last: date  # the last day the window holds (inclusive)
+    days: int  # days the window holds
+    period_days: int  # days the whole period has
+
+    @property
+    def partial(self) -> bool:
+        return self.days < self.period_days
+
+    @property
+    def label(self) -> str:
+        """The dates it holds: "Nov 1", "Nov 2 – 8", "Oct 26 – Nov 1", "Dec 28, 2026 – Jan 3, 2027"."""
+        return date_span_label(self.first, self.last)
+
+    @property
+    def partial_note(self) -> str:
+        """ "partial: 3 of 7 days", or "" for a whole period."""
+        return f"partial: {self.days} of {self.period_days} days" if self.partial else ""
+
+
+def date_span_label(first: date, last: date) -> str:
+    """Days first..last (inclusive) named the short way: "Nov 1", "Nov 2 – 8", "Oct 26 – Nov 1"."""
+    if first == last:
+        return f"{first:%b} {first.day}"
+    if first.year != last.year:
+        return f"{first:%b} {first.day}, {first.year} – {last:%b} {last.day}, {last.year}"
+    if first.month == last.month:
+        return f"{first:%b} {first.day} – {last.day}"
+    return f"{first:%b} {first.day} – {last:%b} {last.day}"
+
+
+def period_bucket(period: date, *, step: str | None, start: date, end: date) -> PeriodBucket:
+    """The bucket starting at `period` for `step` (day, week, month; None: the whole window) cut to [start, end)."""
+    if step == "day":
+        period_end = period + timedelta(days=1)
+    elif step == "week":
+        period_end = period + timedelta(days=7)
+    elif step == "month":
+        period_end = period + timedelta(days=calendar.monthrange(period.year, period.month)[1])
+    else:
+        period, period_end = start, end
+    first, stop = max(period, start), min(period_end, end)
+    return PeriodBucket(
+        period=period,
+        first=first,
+        last=stop - timedelta(days=1),
+        days=(stop - first).days,
+        period_days=(period_end - period).days,
+    )
 
 
 def is_account_id(value) -> bool:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -19,14 +20,24 @@ from dashboards.access import ViewerRequiredMixin
 from dashboards.charts.allocation import allocation_by_period, tag_coverage_by_day
 from dashboards.charts.base import to_html
 from dashboards.forms.allocation import AllocationControlsForm, AllocationRulesForm, allocation_key_default
-from dashboards.tables.allocation import AllocationTable, UntaggedResourcesTable, allocation_table_rows
+from dashboards.tables.allocation import (
+    AllocationPeriodTable,
+    AllocationTable,
+    UntaggedResourcesTable,
+    allocation_table_rows,
+    period_buckets,
+    period_table_rows,
+    share_text,
+)
+from dashboards.templatetags.labels import account_label_text, account_names, enum_label
 from dashboards.views.controls import form_errors
 from dashboards.views.fragments import FragmentMixin
 from finops.allocation.rules import RulesError
+from finops.models import CostRecord
 from finops.reports import ReportError, money_sum
 from finops.roles import user_is_operator
 from finops.selectors.allocation_rules import allocation_rules_history
-from finops.selectors.billing import billing_rows_exist
+from finops.selectors.billing import billing_filter_options, billing_rows_exist
 from finops.selectors.reports import tag_coverage_report
 from finops.services.allocation_rules import allocation_rules_publish
 
@@ -87,9 +98,15 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         return self.coverage_context(self.controls_form())
 
     def controls_form(self) -> AllocationControlsForm:
-        data = {"window": "30d", "key": allocation_key_default(), "step": "week", "cost_basis": "billed"}
-        data.update({name: value for name, value in self.request.GET.items() if name != "panel"})
-        return AllocationControlsForm(data)
+        data = QueryDict(mutable=True)
+        data.update({"window": "30d", "key": allocation_key_default(), "step": "week", "cost_basis": "billed"})
+        for name, values in self.request.GET.lists():
+            if name != "panel":
+                data.setlist(name, values)
+        form = AllocationControlsForm(data)
+        start, end = form.window_bounds(today=timezone.now().date())
+        form.filter_options_set(billing_filter_options(start=start, end=end), account_names=account_names(self.request))
+        return form
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -111,37 +128,50 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         if context["errors"]:
             return context
         params = form.report_params()
+        filters = form.report_filters()
         key = params["aggregate"]
+        api_params = {**params, **filters}
         context.update(
             params=params,
+            filters=filters,
             key=key,
-            key_label=key[4:] if key.startswith("tag:") else key,
+            key_label=key[4:] if key.startswith("tag:") else key.replace("_", " "),
             is_tag_key=key.startswith("tag:"),
-            csv_url=f"{reverse('report-allocations')}?{urlencode({**params, 'format': 'csv'})}",
-            api_url=f"{reverse('report-allocations')}?{urlencode(params)}",
-            coverage_url=f"{reverse('dashboards:allocation')}?{urlencode({**form.data, 'panel': 'coverage'})}",
+            csv_url=f"{reverse('report-allocations')}?{urlencode({**api_params, 'format': 'csv'}, doseq=True)}",
+            api_url=f"{reverse('report-allocations')}?{urlencode(api_params, doseq=True)}",
+            coverage_url=f"{reverse('dashboards:allocation')}?{_with_panel(form.data, 'coverage')}",
+            clear_filters_url=f"{reverse('dashboards:allocation')}?{urlencode(params)}",
         )
         if not context["has_data"]:
             return context
         try:
-            report = allocation_report(params=_as_lists(params), today=timezone.now().date())
+            report = allocation_report(params={**_as_lists(params), **filters}, today=timezone.now().date())
         except ReportError as error:
             context["errors"] = error.messages
             return context
         query, items = report.query, report.items
+        names = account_names(self.request)
         rows = allocation_table_rows(items, key=key)
+        buckets = period_buckets(items, query=query)
+        total = money_sum(items["cost"])
+        idle_total = money_sum(items["idle_cost"])
         context.update(
             query=query,
             last_day=query.end - timedelta(days=1),
             currency=report.currency,
             rules_version=report.rules_version,
-            total=money_sum(items["cost"]),
+            total=total,
             shared_total=money_sum(items["shared_cost"]),
-            table=AllocationTable(rows, key_label=context["key_label"].capitalize()),
+            idle_total=idle_total,
+            idle_share=share_text(idle_total, total),
+            table=AllocationTable(rows, key=key, key_label=context["key_label"].capitalize(), account_names=names),
+            period_table=AllocationPeriodTable(period_table_rows(items, buckets=buckets)),
+            partial_buckets=[bucket for bucket in buckets.values() if bucket.partial],
             has_rows=bool(rows),
+            filter_labels=_filter_labels(filters, names),
         )
         if rows:
-            context["chart"] = to_html(allocation_by_period(items, key=key))
+            context["chart"] = to_html(allocation_by_period(items, key=key, buckets=buckets, account_names=names))
         return context
 
     def coverage_context(self, form: AllocationControlsForm) -> dict:
@@ -153,7 +183,9 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             return context
         tag_key = context["tag_key"] = params["aggregate"][4:]
         try:
-            report = tag_coverage_report(params=_as_lists(params), key=tag_key, today=timezone.now().date(), top=15)
+            report = tag_coverage_report(
+                params={**_as_lists(params), **form.report_filters()}, key=tag_key, today=timezone.now().date(), top=15
+            )
         except ReportError as error:
             context["errors"] = error.messages
             return context
@@ -172,6 +204,27 @@ class AllocationView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         if not coverage.empty:
             context["chart"] = to_html(tag_coverage_by_day(coverage))
         return context
+
+
+def _with_panel(data: QueryDict, panel: str) -> str:
+    """The controls' query string (every value of a repeated filter kept) with `panel` set."""
+    data = data.copy()
+    data["panel"] = panel
+    return data.urlencode()
+
+
+def _filter_labels(filters: dict[str, list[str]], names: dict[str, str]) -> list[str]:
+    """The chosen filters in words, for the summary: "Account: ml-prod (111122223333)", "Charge category: Tax"."""
+    labels = []
+    for name, values in filters.items():
+        if name == "account":
+            shown = [account_label_text(value, names) for value in values]
+        elif name == "charge_category":
+            shown = [enum_label(value, CostRecord.ChargeCategory.choices) for value in values]
+        else:
+            shown = values
+        labels.append(f"{enum_label(name)}: {', '.join(shown)}")
+    return labels
 
 
 def _as_lists(params: dict[str, str]) -> dict[str, list[str]]:

@@ -60,10 +60,10 @@ def test_it_shows_the_key_values_and_totals_for_a_viewer(january_billing, viewer
     assert response.status_code == 200
     html = response.content.decode()
     rows = table_rows(html)
-    assert rows["speech"] == ["$21.00", "$0.00", "45.7%"]
-    assert rows["vision"] == ["$12.50", "$0.00", "27.2%"]
-    assert rows["Unallocated"] == ["$12.50", "$0.00", "27.2%"]
-    assert rows["Total"] == ["$46.00", "$0.00", "100.0%"]
+    assert rows["speech"] == ["$21.00", "$0.00", "45.7%", "$0.00", "0.0%"]
+    assert rows["vision"] == ["$12.50", "$0.00", "27.2%", "$0.00", "0.0%"]
+    assert rows["Unallocated"] == ["$12.50", "$0.00", "27.2%", "$0.00", "0.0%"]
+    assert rows["Total"] == ["$46.00", "$0.00", "100.0%", "$0.00", "0.0%"]
     assert list(rows)[1:4] == ["speech", "vision", "Unallocated"]
     assert '<span title="46" data-exact="46">$46.00</span>' in html  # the exact value behind the cents
     assert 'class="plotly-graph-div"' in html
