@@ -17,10 +17,12 @@ from decimal import Decimal
 
 from django.db import connection
 
+from finops.charges import charge_kind_sql
 from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
 from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery
 
 SOURCE_PREFERENCE = ("focus", "cur2", "cur_legacy")
+CHARGE_KIND = "charge_kind"
 
 _RECORD_COLUMNS = {
     "account": "r.sub_account_id",
@@ -29,9 +31,15 @@ _RECORD_COLUMNS = {
     "usage_type": "r.usage_type",
     "resource": "r.resource_id",
     "charge_category": "r.charge_category",
+    # Not a key of the API's grammar: the Overview asks for it to show fees apart from usage (finops/charges.py).
+    CHARGE_KIND: charge_kind_sql(service_column="r.service_name", category_column="r.charge_category"),
 }
 _RECORD_BASIS = {"billed": "r.billed_cost", "effective": "r.effective_cost", "list": "r.list_cost"}
-_CE_COLUMNS = {"account": "c.linked_account_id", "service": "c.service_name"}
+_CE_COLUMNS = {
+    "account": "c.linked_account_id",
+    "service": "c.service_name",
+    CHARGE_KIND: charge_kind_sql(service_column="c.service_name"),
+}
 _CE_BASIS = {"billed": "c.unblended_cost", "effective": "c.net_amortized_cost"}
 _STEP_SQL = {"day": "day", "week": "week", "month": "month"}
 

@@ -30,11 +30,15 @@ def sandbox_billing(settings, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_it_shows_the_sandbox_month_to_date_and_a_daily_chart(sandbox_billing, signed_in_page, live_server, tmp_path):
     page = signed_in_page
-    expected = money(overview_summary(today=date.today()).month_to_date)
+    summary = overview_summary(today=date.today())
+    expected = money(summary.current.usage)
     page.goto(f"{live_server.url}/")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
     assert page.locator("#kpi-mtd .value").inner_text() == expected
+    assert summary.this_month.label in page.locator("#kpi-mtd .label").inner_text()
+    fees = page.locator('#charge-kinds tr[data-kind="fee"] td').all_inner_texts()
+    assert fees[1:3] == [money(summary.current.fees), money(summary.previous.fees)]
     traces = page.evaluate("document.querySelector('#daily-by-service .js-plotly-plot').data.length")
     assert traces >= 1
     assert page.locator("#freshness tbody tr").count() >= 1
