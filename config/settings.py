@@ -279,6 +279,10 @@ COSTPLANE_ANOMALY_SCORE = env_int("COSTPLANE_ANOMALY_SCORE", 4, minimum=1)
 COSTPLANE_ANOMALY_MIN_IMPACT = env_int("COSTPLANE_ANOMALY_MIN_IMPACT", 50, minimum=0)
 # Complete days re-examined on every run: AWS revises the most recent days.
 COSTPLANE_ANOMALY_LOOKBACK_DAYS = env_int("COSTPLANE_ANOMALY_LOOKBACK_DAYS", 3, minimum=1)
+# An incident (one spike, whatever dimensions saw it) whose impact reaches this many USD opens a cost-anomaly alert
+# through the notification channels; smaller ones are listed on the Anomalies page only. Channels' own
+# min_amount filters further.
+COSTPLANE_ANOMALY_ALERT_MIN_IMPACT = env_int("COSTPLANE_ANOMALY_ALERT_MIN_IMPACT", 200, minimum=0)
 # Feedback "expected" or "not an anomaly" suppresses new anomalies of the same service/account/team for
 # this many days, unless the day's cost is more than COSTPLANE_ANOMALY_SUPPRESS_RISE_PERCENT above the
 # acknowledged day's cost.

@@ -11,6 +11,10 @@ a fall in spend is not a cost problem.
 A value without cost on a day has cost 0 that day; baseline weeks before the data starts do not count, and a
 day needs at least `min_weeks` of them. So new spend (a value with no cost in its baseline weeks) is scored
 against 0 with the floor spread: a new service worth at least the minimum impact on its first day is flagged.
+
+One spike is usually seen along several dimensions at once (a team's runaway job is also its service's and its
+account's anomaly). `incident_groups` says which anomalies of a day are the same spike: those whose rises share
+resources carrying at least OVERLAP_SHARE of the smaller rise.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ FLOOR_SHARE = 0.05
 FLOOR_AMOUNT = 1.0
 BASELINE_COLUMNS = ["dimension", "value", "day", "actual", "expected", "spread", "score", "impact", "weeks"]
 ANOMALY_COLUMNS = ["dimension", "value", "day", "expected", "actual", "impact", "score"]
+OVERLAP_SHARE = Decimal("0.5")
 
 
 def _series(frame: pd.DataFrame) -> dict[tuple[str, str], dict[date, Decimal]]:
@@ -122,3 +127,46 @@ def contributors(frame: pd.DataFrame, *, day: date, baseline_days: list[date], c
         {column: name, "actual": f"{actual:f}", "expected": f"{expected:f}", "change": f"{change:f}"}
         for change, name, actual, expected in rows[:top]
     ]
+
+
+def incident_groups(anomalies: list[dict]) -> list[list[int]]:
+    """Which anomalies are one incident: groups of positions in `anomalies`, each group's largest impact first.
+
+    Each item has day, impact (Decimal) and resources ({resource id: its rise that day, Decimal}: the top
+    contributors). Two anomalies of the same day are the same spike when the rise they share, the sum over their
+    common resources of the smaller of the two rises, is at least OVERLAP_SHARE of the smaller impact; a group
+    holds every anomaly linked to it that way (a team's spike shared with its service, the service's with its
+    account). Anomalies without resource contributors (Cost Explorer data names none) stay alone.
+    """
+    parent = list(range(len(anomalies)))
+
+    def root(position: int) -> int:
+        while parent[position] != position:
+            parent[position] = parent[parent[position]]
+            position = parent[position]
+        return position
+
+    by_day: dict[date, list[int]] = {}
+    for position, item in enumerate(anomalies):
+        by_day.setdefault(item["day"], []).append(position)
+    for positions in by_day.values():
+        for index, first in enumerate(positions):
+            for second in positions[index + 1 :]:
+                if _same_spike(anomalies[first], anomalies[second]):
+                    parent[root(second)] = root(first)
+    groups: dict[int, list[int]] = {}
+    for position in range(len(anomalies)):
+        groups.setdefault(root(position), []).append(position)
+    ordered = [
+        sorted(group, key=lambda position: (-anomalies[position]["impact"], position)) for group in groups.values()
+    ]
+    return sorted(ordered, key=lambda group: group[0])
+
+
+def _same_spike(first: dict, second: dict) -> bool:
+    common = set(first["resources"]) & set(second["resources"])
+    if not common:
+        return False
+    shared = sum((min(first["resources"][name], second["resources"][name]) for name in common), Decimal(0))
+    smaller = min(first["impact"], second["impact"])
+    return smaller > 0 and shared >= OVERLAP_SHARE * smaller

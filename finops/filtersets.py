@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Exists, OuterRef
 
-from finops.models import Alert, Channel, CloudAccount, CostAnomaly, IngestionRun, Notification, Team
+from finops.models import (
+    Alert,
+    Channel,
+    CloudAccount,
+    CostAnomaly,
+    CostAnomalyIncident,
+    IngestionRun,
+    Notification,
+    Team,
+)
 
 
 class TeamFilterSet(django_filters.FilterSet):
@@ -63,14 +73,25 @@ class NotificationFilterSet(django_filters.FilterSet):
 
 
 class CostAnomalyFilterSet(django_filters.FilterSet):
+    """Incidents (CostAnomalyIncident); `dimension`, `value` and `feedback` match any of the anomalies that saw one."""
+
     day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", help_text="First day (inclusive).")
     day_to = django_filters.DateFilter(field_name="day", lookup_expr="lt", help_text="Last day (exclusive).")
     min_impact = django_filters.NumberFilter(field_name="impact", lookup_expr="gte", help_text="USD.")
+    dimension = django_filters.ChoiceFilter(
+        choices=CostAnomaly.Dimension.choices, method="filter_member", help_text="Seen along this dimension."
+    )
+    value = django_filters.CharFilter(method="filter_member", help_text="A service, account id or team slug.")
+    feedback = django_filters.ChoiceFilter(choices=CostAnomaly.Feedback.choices, method="filter_member")
     has_feedback = django_filters.BooleanFilter(method="filter_has_feedback", help_text="Whether anyone gave feedback.")
 
     class Meta:
-        model = CostAnomaly
+        model = CostAnomalyIncident
         fields = ["source", "dimension", "value", "feedback", "day_from", "day_to", "min_impact", "has_feedback"]
 
+    def filter_member(self, queryset, name, value):
+        return queryset.filter(Exists(CostAnomaly.objects.filter(incident=OuterRef("pk"), **{name: value})))
+
     def filter_has_feedback(self, queryset, name, value):
-        return queryset.exclude(feedback="") if value else queryset.filter(feedback="")
+        given = Exists(CostAnomaly.objects.filter(incident=OuterRef("pk")).exclude(feedback=""))
+        return queryset.filter(given) if value else queryset.exclude(given)

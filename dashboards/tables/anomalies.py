@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from dashboards.tables.columns import NUMERIC
 from dashboards.templatetags.costplane import money
 
 
 class CostAnomalyTable(tables.Table):
-    """Ours and AWS's anomalies; a row loads its detail with htmx into #anomaly-detail."""
+    """Ours and AWS's incidents, each once with the dimensions that saw it; the figures are its largest anomaly's.
+    A row loads its detail with htmx into #anomaly-detail."""
 
     day = tables.Column(verbose_name="Day")
     source = tables.Column(verbose_name="Found by", attrs={"td": {"class": "source"}})
-    dimension = tables.Column(verbose_name="Dimension")
-    value = tables.Column(verbose_name="Service, account or team", attrs={"td": {"class": "wrap value"}})
-    expected = tables.Column(verbose_name="Expected", attrs=NUMERIC)
-    actual = tables.Column(verbose_name="Actual", attrs=NUMERIC)
+    value = tables.Column(
+        verbose_name="Seen in", empty_values=(), orderable=False, attrs={"td": {"class": "wrap value"}}
+    )
+    expected = tables.Column(verbose_name="Expected", accessor="lead__expected", orderable=False, attrs=NUMERIC)
+    actual = tables.Column(verbose_name="Actual", accessor="lead__actual", orderable=False, attrs=NUMERIC)
     impact = tables.Column(verbose_name="Impact", attrs=NUMERIC)
-    score = tables.Column(verbose_name="Score", attrs=NUMERIC)
-    feedback = tables.Column(verbose_name="Feedback", default="—")
+    score = tables.Column(verbose_name="Score", accessor="lead__score", orderable=False, attrs=NUMERIC)
+    feedback = tables.Column(verbose_name="Feedback", accessor="lead__feedback", orderable=False, default="—")
 
     class Meta:
         attrs = {"id": "anomalies-table", "class": "data anomalies"}
@@ -48,6 +50,14 @@ class CostAnomalyTable(tables.Table):
     def render_source(self, value, record):
         return "AWS" if record.source == "aws" else "Costplane"
 
+    def render_value(self, record):
+        """Each dimension that saw it: "Team vision · Service Amazon SageMaker"."""
+        return format_html_join(
+            " · ",
+            '<span class="anomaly-dimension" data-dimension="{}">{} {}</span>',
+            ((anomaly.dimension, anomaly.get_dimension_display(), anomaly.value) for anomaly in record.members),
+        )
+
     def render_expected(self, value):
         return money(value)
 
@@ -61,4 +71,4 @@ class CostAnomalyTable(tables.Table):
         return f"{value:.2f}" if record.source == "aws" else f"{value:.1f}"
 
     def render_feedback(self, value, record):
-        return format_html('<span class="feedback-{}">{}</span>', record.feedback, record.get_feedback_display())
+        return format_html('<span class="feedback-{}">{}</span>', value, record.lead.get_feedback_display())

@@ -1,4 +1,5 @@
-"""The Anomalies page: ours and AWS Cost Anomaly Detection's, a detail per anomaly, and feedback.
+"""The Anomalies page: ours and AWS Cost Anomaly Detection's, one row per incident (a spike seen along several
+dimensions is listed once, with them), a detail per incident, and feedback.
 
 Any signed-in user who may view costs may give feedback (real, expected, not an anomaly): it is knowledge
 about spend, not an action on resources, and the people who know are often a team's viewers. It is stored
@@ -24,18 +25,18 @@ from dashboards.forms.anomalies import FeedbackForm
 from dashboards.tables.anomalies import CostAnomalyTable
 from dashboards.views.fragments import FragmentMixin
 from finops.filtersets import CostAnomalyFilterSet
-from finops.models import CostAnomaly
-from finops.selectors.anomalies import cost_anomalies_listed, cost_anomaly_get, cost_anomaly_series
+from finops.models import CostAnomaly, CostAnomalyIncident
+from finops.selectors.anomalies import cost_anomaly_incident_get, cost_anomaly_incidents_listed, cost_anomaly_series
 from finops.services.anomalies import cost_anomaly_feedback
 
 FILTERS = ("source", "dimension", "feedback")
 
 
-def anomaly_or_404(pk) -> CostAnomaly:
-    anomaly = cost_anomaly_get(anomaly_id=pk)
-    if anomaly is None:
+def incident_or_404(pk) -> CostAnomalyIncident:
+    incident = cost_anomaly_incident_get(incident_id=pk)
+    if incident is None:
         raise Http404("No such anomaly.")
-    return anomaly
+    return incident
 
 
 def anomaly_filter_data(filters: dict[str, str]) -> dict[str, str]:
@@ -48,12 +49,17 @@ def anomaly_filter_data(filters: dict[str, str]) -> dict[str, str]:
     return data
 
 
-def anomaly_detail_context(anomaly: CostAnomaly) -> dict:
+def anomaly_detail_context(incident: CostAnomalyIncident) -> dict:
+    """The incident's detail: its largest anomaly's daily cost against the baseline and contributors, and every
+    dimension that saw it."""
+    anomaly = incident.lead
     series = cost_anomaly_series(
         dimension=anomaly.dimension, value=anomaly.value, day=anomaly.day, today=timezone.now().date()
     )
     return {
+        "incident": incident,
         "anomaly": anomaly,
+        "dimensions": incident.members,
         "chart": to_html(anomaly_series(series, day=anomaly.day, end_day=anomaly.end_day)) if not series.empty else "",
         "usage_types": anomaly.contributors.get("usage_types") or [],
         "resources": anomaly.contributors.get("resources") or [],
@@ -72,25 +78,26 @@ class AnomaliesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
     per_page = 25
 
     def detail_fragment(self) -> dict:
-        return anomaly_detail_context(anomaly_or_404(self.request.GET.get("anomaly")))
+        return anomaly_detail_context(incident_or_404(self.request.GET.get("anomaly")))
 
     def post(self, request, *args, **kwargs):
         form = FeedbackForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Nothing changed: choose real, expected or not an anomaly.")
             return redirect("dashboards:anomalies")
-        anomaly = anomaly_or_404(form.cleaned_data["anomaly"])
-        anomaly = cost_anomaly_feedback(anomaly=anomaly, feedback=form.cleaned_data["feedback"], user=request.user)
+        incident = incident_or_404(form.cleaned_data["anomaly"])
+        cost_anomaly_feedback(incident=incident, feedback=form.cleaned_data["feedback"], user=request.user)
+        incident = incident_or_404(incident.pk)
         if request.headers.get("HX-Request"):
-            context = anomaly_detail_context(anomaly) | {"saved": True}
+            context = anomaly_detail_context(incident) | {"saved": True}
             return render(request, self.detail_template, context)
-        messages.success(request, f"Feedback saved: {anomaly.get_feedback_display()}.")
-        return redirect(f"{reverse('dashboards:anomalies')}?anomaly={anomaly.pk}#anomaly-detail")
+        messages.success(request, f"Feedback saved: {incident.lead.get_feedback_display()}.")
+        return redirect(f"{reverse('dashboards:anomalies')}?anomaly={incident.pk}#anomaly-detail")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         filters = {name: self.request.GET.get(name, "") for name in FILTERS}
-        queryset = cost_anomalies_listed()
+        queryset = cost_anomaly_incidents_listed()
         filterset = CostAnomalyFilterSet(anomaly_filter_data(filters), queryset=queryset)
         query = urlencode({name: value for name, value in filters.items() if value})
         table = CostAnomalyTable(
@@ -109,5 +116,5 @@ class AnomaliesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             feedback_choices=[("none", "No feedback yet"), *CostAnomaly.Feedback.choices],
         )
         if self.request.GET.get("anomaly"):
-            context["detail"] = anomaly_detail_context(anomaly_or_404(self.request.GET["anomaly"]))
+            context["detail"] = anomaly_detail_context(incident_or_404(self.request.GET["anomaly"]))
         return context

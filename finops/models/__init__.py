@@ -1,7 +1,7 @@
 from finops.models.accounts import CloudAccount
 from finops.models.alerts import Alert
 from finops.models.allocation import AllocationRulesVersion
-from finops.models.anomalies import CostAnomaly
+from finops.models.anomalies import CostAnomaly, CostAnomalyIncident
 from finops.models.billing import CostExplorerRecord, CostRecord, ExportDailyTotal, IngestionRun
 from finops.models.budgets import Budget, BudgetCrossing, BudgetThreshold
 from finops.models.notifications import CeleryTaskCount, Channel, Notification
@@ -17,6 +17,7 @@ __all__ = [
     "Channel",
     "CloudAccount",
     "CostAnomaly",
+    "CostAnomalyIncident",
     "CostExplorerRecord",
     "CostRecord",
     "ExportDailyTotal",

@@ -6,16 +6,53 @@ from django.db import models
 from finops.models.billing import MONEY
 
 
+class AnomalySource(models.TextChoices):
+    COSTPLANE = "costplane", "Costplane"
+    AWS = "aws", "AWS Cost Anomaly Detection"
+
+
+class CostAnomalyIncident(models.Model):
+    """One cost spike, listed once however many dimensions saw it: the anomalies of one day whose rises come from
+    the same resources (a team's spike is usually also its service's and its account's) belong to one incident.
+
+    The figures it is listed by are its largest anomaly's: the dimensions are views of the same spend, so their
+    impacts overlap and are never added. Feedback given on an incident goes to each of its anomalies; its alert
+    (key `anomaly:{id}`) opens once. AWS's anomalies are one incident each.
+    """
+
+    source = models.CharField(max_length=12, choices=AnomalySource.choices, default=AnomalySource.COSTPLANE)
+    day = models.DateField(help_text="The anomalous day (AWS: the anomaly's start date).")
+    end_day = models.DateField(null=True, blank=True, help_text="AWS: the anomaly's end date, if it ended.")
+    impact = models.DecimalField(**MONEY, help_text="The largest impact among its anomalies (they overlap).")
+    detected_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "-impact", "id"]
+        indexes = [models.Index(fields=["-day", "-impact"], name="cost_incident_day_impact")]
+
+    def __str__(self) -> str:
+        return f"Incident {self.pk} on {self.day}: +{self.impact:.2f}"
+
+    @property
+    def lead(self) -> CostAnomaly | None:
+        """Its largest anomaly, whose figures (expected, actual, score, contributors) it is listed by. Reads the
+        anomalies the selectors load (`members`, largest impact first) when they did."""
+        members = getattr(self, "members", None)
+        if members is None:
+            members = list(self.anomalies.order_by("-impact", "id")[:1])
+        return members[0] if members else None
+
+
 class CostAnomaly(models.Model):
     """A day whose cost for one dimension value (a service, an account, a team) is far above its baseline.
 
     Ours come from finops.anomalies (the median of the same weekday over the previous weeks, a MAD-scaled
-    score); AWS's from Cost Explorer GetAnomalies, kept as separate rows with source "aws".
+    score); AWS's from Cost Explorer GetAnomalies, kept as separate rows with source "aws". Each belongs to
+    the incident it is part of (CostAnomalyIncident), which pages and the API list.
     """
 
-    class Source(models.TextChoices):
-        COSTPLANE = "costplane", "Costplane"
-        AWS = "aws", "AWS Cost Anomaly Detection"
+    Source = AnomalySource
 
     class Dimension(models.TextChoices):
         SERVICE = "service", "Service"
@@ -46,6 +83,9 @@ class CostAnomaly(models.Model):
     )  # fmt: skip
     external_id = models.CharField(max_length=256, blank=True, help_text="AWS: AnomalyId.")
     monitor_arn = models.CharField(max_length=2048, blank=True)
+    incident = models.ForeignKey(
+        CostAnomalyIncident, null=True, blank=True, on_delete=models.SET_NULL, related_name="anomalies"
+    )
     feedback = models.CharField(max_length=12, choices=Feedback.choices, blank=True)
     feedback_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

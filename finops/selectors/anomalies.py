@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from finops.anomalies import WEEKS, baseline
-from finops.models import CostAnomaly, Team
+from finops.models import CostAnomaly, CostAnomalyIncident, Team
 from finops.reports import ReportQuery
 from finops.selectors.costs import cost_rows
 
@@ -72,16 +72,22 @@ def cost_anomaly_series(*, dimension: str, value: str, day: date, today: date, d
     ).reset_index(drop=True)
 
 
-def cost_anomalies_listed() -> QuerySet[CostAnomaly]:
-    """Every anomaly, ours and AWS's, with its account and feedback author loaded: newest day first, then the
-    largest impact."""
-    return CostAnomaly.objects.select_related("account", "feedback_by").order_by("-day", "-impact", "id")
+def _with_members(incidents: QuerySet[CostAnomalyIncident]) -> QuerySet[CostAnomalyIncident]:
+    members = CostAnomaly.objects.select_related("account", "feedback_by").order_by("-impact", "id")
+    seen = Exists(CostAnomaly.objects.filter(incident=OuterRef("pk")))
+    return incidents.filter(seen).prefetch_related(Prefetch("anomalies", queryset=members, to_attr="members"))
 
 
-def cost_anomaly_get(*, anomaly_id) -> CostAnomaly | None:
-    """The anomaly with this primary key (posted or typed text), with what its detail shows; None when there is
-    none or the text is no number."""
+def cost_anomaly_incidents_listed() -> QuerySet[CostAnomalyIncident]:
+    """Every incident, ours and AWS's, once each with the anomalies (dimensions) that saw it, largest impact first
+    (`members`): newest day first, then the largest impact. Incidents whose anomalies were all removed are left out."""
+    return _with_members(CostAnomalyIncident.objects.order_by("-day", "-impact", "id"))
+
+
+def cost_anomaly_incident_get(*, incident_id) -> CostAnomalyIncident | None:
+    """The incident with this primary key (posted or typed text), with its anomalies; None when there is none or
+    the text is no number."""
     try:
-        return CostAnomaly.objects.select_related("account", "feedback_by").get(pk=int(anomaly_id))
-    except (TypeError, ValueError, CostAnomaly.DoesNotExist):
+        return _with_members(CostAnomalyIncident.objects.all()).get(pk=int(incident_id))
+    except (TypeError, ValueError, CostAnomalyIncident.DoesNotExist):
         return None

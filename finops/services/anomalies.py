@@ -9,6 +9,13 @@ same baseline days). Only usage counts: monthly fees, tax, credits and purchases
 Re-running over the same days updates the rows (AWS revises recent days) and keeps their feedback; a stored
 anomaly the revised data no longer supports is removed unless someone gave feedback on it.
 
+One spike seen along several dimensions (a team's, its service's, its account's anomaly of the same day from the
+same resources) is one incident (CostAnomalyIncident, grouped by finops.anomalies.incident_groups after every
+run); pages, the API, feedback and alerts deal in incidents. Regrouping keeps an incident's id, so re-running
+the detection never opens its alert twice. An incident whose impact reaches COSTPLANE_ANOMALY_ALERT_MIN_IMPACT
+opens a cost-anomaly alert through the notification channels as soon as the detection finds it (and the
+15-minute alert evaluation keeps it current), once per incident.
+
 Feedback suppresses repeats: after an anomaly of a dimension value is marked "expected" or "not an
 anomaly", new anomalies of that value are not stored for COSTPLANE_ANOMALY_SUPPRESS_DAYS days after its
 day, unless the day's cost is more than COSTPLANE_ANOMALY_SUPPRESS_RISE_PERCENT percent above the
@@ -18,6 +25,8 @@ acknowledged day's actual cost (a further rise is news again). "real" suppresses
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,12 +34,13 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from finops.anomalies import WEEKS, anomalies_detect, contributors
+from finops.anomalies import WEEKS, anomalies_detect, contributors, incident_groups
 from finops.aws import cost_explorer as ce
 from finops.aws.clients import aws_client
-from finops.models import CloudAccount, CostAnomaly, Team
+from finops.models import Alert, CloudAccount, CostAnomaly, CostAnomalyIncident, Team
 from finops.reports import ReportQuery
 from finops.selectors.anomalies import cost_anomaly_daily_frame
 from finops.selectors.costs import export_grouped_sql
@@ -99,12 +109,64 @@ def _suppressed(*, dimension: str, value: str, day: date, actual: Decimal) -> Co
     return acknowledged if actual <= ceiling else None
 
 
-def cost_anomalies_detect(*, today: date | None = None, lookback_days: int | None = None) -> list[CostAnomaly]:
-    """Detect anomalies over the last complete days before `today` that have cost data, and store them.
+def _resources(anomaly: CostAnomaly) -> dict[str, Decimal]:
+    return {item["resource"]: Decimal(item["change"]) for item in anomaly.contributors.get("resources") or []}
+
+
+def cost_anomaly_incidents_regroup(*, days: Iterable[date]) -> list[CostAnomalyIncident]:
+    """Group our anomalies of `days` into incidents (finops.anomalies.incident_groups) and return those incidents.
+
+    A group keeps the incident most of its anomalies already belonged to, so an incident keeps its id (and its
+    alert) when the detection runs again; an anomaly that joins an incident someone gave feedback on takes that
+    feedback. Incidents left without anomalies are deleted.
+    """
+    anomalies = list(
+        CostAnomaly.objects.select_for_update()
+        .filter(source=CostAnomaly.Source.COSTPLANE, day__in=list(days))
+        .order_by("day", "id")
+    )
+    items = [{"day": anomaly.day, "impact": anomaly.impact, "resources": _resources(anomaly)} for anomaly in anomalies]
+    incidents: list[CostAnomalyIncident] = []
+    taken: set[int] = set()
+    for group in incident_groups(items):
+        members = [anomalies[position] for position in group]
+        lead = members[0]
+        votes = Counter(member.incident_id for member in members if member.incident_id not in (None, *taken))
+        if votes:
+            incident = CostAnomalyIncident.objects.get(pk=min(votes, key=lambda pk: (-votes[pk], pk)))
+            incident.day, incident.end_day, incident.impact = lead.day, None, lead.impact
+            incident.save(update_fields=["day", "end_day", "impact", "updated_at"])
+        else:
+            incident = CostAnomalyIncident.objects.create(
+                source=CostAnomaly.Source.COSTPLANE, day=lead.day, impact=lead.impact
+            )
+        taken.add(incident.pk)
+        incidents.append(incident)
+        given = max((member for member in members if member.feedback), key=lambda m: m.feedback_at, default=None)
+        for member in members:
+            changed = ["incident"] if member.incident_id != incident.pk else []
+            member.incident = incident
+            if given is not None and not member.feedback:
+                member.feedback, member.feedback_by_id, member.feedback_at = (
+                    given.feedback, given.feedback_by_id, given.feedback_at,
+                )  # fmt: skip
+                changed += ["feedback", "feedback_by", "feedback_at"]
+            if changed:
+                member.save(update_fields=[*changed, "updated_at"])
+    CostAnomalyIncident.objects.filter(source=CostAnomaly.Source.COSTPLANE, anomalies__isnull=True).delete()
+    return incidents
+
+
+def cost_anomalies_detect(
+    *, today: date | None = None, lookback_days: int | None = None, now: datetime | None = None
+) -> list[CostAnomaly]:
+    """Detect anomalies over the last complete days before `today` that have cost data, store them grouped into
+    incidents, and open the alerts of new incidents worth one (cost_anomaly_alerts_sync) once that commits.
 
     Returns the anomalies stored or updated by this run (suppressed ones are not stored).
     """
-    today = today or timezone.now().date()
+    now = now or timezone.now()
+    today = today or now.date()
     lookback_days = lookback_days or settings.COSTPLANE_ANOMALY_LOOKBACK_DAYS
     first_target = today - timedelta(days=lookback_days)
     history_start = first_target - timedelta(weeks=WEEKS)
@@ -148,20 +210,26 @@ def cost_anomalies_detect(*, today: date | None = None, lookback_days: int | Non
             pk__in=[anomaly.pk for anomaly in stored]
         )
         revised.delete()
+        cost_anomaly_incidents_regroup(days=targets)
+        transaction.on_commit(lambda: cost_anomaly_alerts_sync(now=now))
+    for anomaly in stored:
+        anomaly.refresh_from_db(fields=["incident", "feedback", "feedback_by", "feedback_at"])
     return stored
 
 
 @transaction.atomic
 def cost_anomaly_feedback(
-    *, anomaly: CostAnomaly, feedback: str, user: AbstractBaseUser, now: datetime | None = None
-) -> CostAnomaly:
-    """Record (or change) the feedback on an anomaly, with who gave it and when."""
+    *, incident: CostAnomalyIncident, feedback: str, user: AbstractBaseUser, now: datetime | None = None
+) -> CostAnomalyIncident:
+    """Record (or change) the feedback on an incident, with who gave it and when: each of its anomalies takes it,
+    so "expected" and "not an anomaly" suppress repeats along every dimension that saw the spike."""
     if feedback not in CostAnomaly.Feedback.values:
         raise ValueError(f"Feedback is one of {', '.join(CostAnomaly.Feedback.values)}.")
-    anomaly = CostAnomaly.objects.select_for_update().get(pk=anomaly.pk)
-    anomaly.feedback, anomaly.feedback_by, anomaly.feedback_at = feedback, user, now or timezone.now()
-    anomaly.save(update_fields=["feedback", "feedback_by", "feedback_at", "updated_at"])
-    return anomaly
+    incident = CostAnomalyIncident.objects.select_for_update().get(pk=incident.pk)
+    now = now or timezone.now()
+    incident.anomalies.update(feedback=feedback, feedback_by=user, feedback_at=now, updated_at=now)
+    incident.save(update_fields=["updated_at"])
+    return incident
 
 
 def _money(value: float | None) -> Decimal:
@@ -182,7 +250,7 @@ def cost_anomalies_aws_ingest(*, account: CloudAccount, today: date | None = Non
             actual, expected = _money(impact.get("TotalActualSpend")), _money(impact.get("TotalExpectedSpend"))
             # A SERVICE monitor names a service; a LINKED_ACCOUNT monitor, an account id.
             is_account = dimension_value.isdigit() and len(dimension_value) == 12
-            CostAnomaly.objects.update_or_create(
+            anomaly, _ = CostAnomaly.objects.update_or_create(
                 source=CostAnomaly.Source.AWS,
                 account=account,
                 external_id=item["AnomalyId"],
@@ -199,7 +267,21 @@ def cost_anomalies_aws_ingest(*, account: CloudAccount, today: date | None = Non
                     "monitor_arn": item["MonitorArn"],
                 },
             )
+            _aws_incident_set(anomaly)
     return len(items)
+
+
+def _aws_incident_set(anomaly: CostAnomaly) -> None:
+    """AWS's anomalies are one incident each (its monitors already merge days; its root causes name no resource)."""
+    if anomaly.incident_id is None:
+        anomaly.incident = CostAnomalyIncident.objects.create(
+            source=CostAnomaly.Source.AWS, day=anomaly.day, end_day=anomaly.end_day, impact=anomaly.impact
+        )
+        anomaly.save(update_fields=["incident", "updated_at"])
+        return
+    CostAnomalyIncident.objects.filter(pk=anomaly.incident_id).update(
+        day=anomaly.day, end_day=anomaly.end_day, impact=anomaly.impact, updated_at=timezone.now()
+    )
 
 
 def cost_anomalies_aws_ingest_all(*, today: date | None = None) -> dict[str, int]:
@@ -215,42 +297,75 @@ def cost_anomalies_aws_ingest_all(*, today: date | None = None) -> dict[str, int
     return counts
 
 
+def incident_alert_key(incident: CostAnomalyIncident) -> str:
+    return f"incident:{incident.pk}"
+
+
+def _dimension_label(anomaly: CostAnomaly) -> str:
+    return f"{anomaly.get_dimension_display().lower()} {anomaly.value}"
+
+
 def anomaly_alert_specs(*, now: datetime) -> list:
-    """Our anomalies of the last COSTPLANE_ANOMALY_LOOKBACK_DAYS complete days that nobody marked expected or not
-    an anomaly: one AlertSpec each (key `anomaly:{id}`), so each opens one alert and resolves as it ages out."""
+    """One AlertSpec per incident of ours (key `incident:{id}`) worth an alert: its impact at least
+    COSTPLANE_ANOMALY_ALERT_MIN_IMPACT, nobody marked it expected or not an anomaly, and found recently (its day, or
+    the day the detection first found it, within the last COSTPLANE_ANOMALY_LOOKBACK_DAYS days: a new install's first
+    detection over weeks of history tells people about what it finds). Its alert resolves as it ages out."""
     from finops.services.alerts import AlertSpec
 
     since = now.date() - timedelta(days=settings.COSTPLANE_ANOMALY_LOOKBACK_DAYS)
-    anomalies = CostAnomaly.objects.filter(source=CostAnomaly.Source.COSTPLANE, day__gte=since).exclude(
-        feedback__in=SUPPRESSING
+    incidents = (
+        CostAnomalyIncident.objects.filter(
+            Q(day__gte=since) | Q(detected_at__date__gte=since, detected_at__lte=now),
+            source=CostAnomaly.Source.COSTPLANE,
+            impact__gte=Decimal(settings.COSTPLANE_ANOMALY_ALERT_MIN_IMPACT),
+        )
+        .exclude(anomalies__feedback__in=SUPPRESSING)
+        .prefetch_related("anomalies")
+        .order_by("-impact", "id")
     )
     teams = {team.slug: team for team in Team.objects.all()}
     specs = []
-    for anomaly in anomalies.order_by("-impact", "id"):
-        label = f"{anomaly.get_dimension_display().lower()} {anomaly.value}"
-        top = (anomaly.contributors.get("usage_types") or [{}])[0].get("usage_type")
+    for incident in incidents:
+        members = sorted(incident.anomalies.all(), key=lambda anomaly: (-anomaly.impact, anomaly.pk))
+        if not members:
+            continue
+        lead = members[0]
+        labels = [_dimension_label(anomaly) for anomaly in members]
+        seen = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+        top = (lead.contributors.get("usage_types") or [{}])[0].get("usage_type")
+        team = next((teams.get(m.value) for m in members if m.dimension == CostAnomaly.Dimension.TEAM), None)
         specs.append(
             AlertSpec(
-                key=f"anomaly:{anomaly.pk}",
-                title=f"Cost anomaly: {label} spent {anomaly.impact:,.2f} USD more than usual on {anomaly.day}",
+                key=incident_alert_key(incident),
+                title=f"Cost anomaly: {seen} spent {incident.impact:,.2f} USD more than usual on {incident.day}",
                 text=(
-                    f"{anomaly.actual:,.2f} USD against an expected {anomaly.expected:,.2f} USD (median of the same "
-                    f"weekday over the previous weeks), score {anomaly.score:.1f}."
+                    f"{lead.actual:,.2f} USD against an expected {lead.expected:,.2f} USD for {labels[0]} (median of "
+                    f"the same weekday over the previous weeks), score {lead.score:.1f}."
+                    + (f" Seen along {len(members)} dimensions: {seen}." if len(members) > 1 else "")
                     + (f" Largest contributor: {top}." if top else "")
                 ),
-                team=teams.get(anomaly.value) if anomaly.dimension == CostAnomaly.Dimension.TEAM else None,
+                team=team,
                 severity="warning",
                 details={
-                    "anomaly": anomaly.pk,
-                    "dimension": anomaly.dimension,
-                    "value": anomaly.value,
-                    "day": anomaly.day.isoformat(),
-                    "expected": f"{anomaly.expected:f}",
-                    "actual": f"{anomaly.actual:f}",
-                    "impact": f"{anomaly.impact:f}",
-                    "score": anomaly.score,
+                    "incident": incident.pk,
+                    "anomalies": [anomaly.pk for anomaly in members],
+                    "dimensions": [{"dimension": m.dimension, "value": m.value} for m in members],
+                    "day": incident.day.isoformat(),
+                    "expected": f"{lead.expected:f}",
+                    "actual": f"{lead.actual:f}",
+                    "impact": f"{incident.impact:f}",
+                    "score": lead.score,
                 },
-                amount=anomaly.impact,
+                amount=incident.impact,
             )
         )
     return specs
+
+
+def cost_anomaly_alerts_sync(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Open (and notify) the alerts of incidents worth one, resolve those no longer current: the cost-anomaly kind
+    of the alert evaluation, run as soon as a detection commits."""
+    from finops.services.alerts import alerts_sync
+
+    now = now or timezone.now()
+    return alerts_sync(kind=Alert.Kind.COST_ANOMALY, current=anomaly_alert_specs(now=now), now=now)

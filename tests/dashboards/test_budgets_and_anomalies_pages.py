@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from finops.models import CostAnomaly
+from finops.models import CostAnomaly, CostAnomalyIncident
 from finops.services.budgets import budget_create
 from tests.factories import TeamFactory
 from tests.finops.cost_lines import export_lines
@@ -22,9 +22,10 @@ def anomaly(db):
     export_lines(
         [{"day": date(2026, 3, 28) - timedelta(days=n), "cost": "30", "usage_type": "Train"} for n in range(30)]
     )
+    incident = CostAnomalyIncident.objects.create(day=date(2026, 3, 28), impact=Decimal("790"))
     return CostAnomaly.objects.create(
         dimension="service", value="Amazon SageMaker", day=date(2026, 3, 28), expected=Decimal("30"),
-        actual=Decimal("820"), impact=Decimal("790"), score=52.7,
+        actual=Decimal("820"), impact=Decimal("790"), score=52.7, incident=incident,
         contributors={"usage_types": [{"usage_type": "Train:ml.p5", "actual": "700", "expected": "0", "change": "700"}],
                       "resources": []},
     )  # fmt: skip
@@ -49,12 +50,12 @@ def test_it_lists_a_budget_with_its_actual_and_method(viewer_client):
 
 
 def test_it_takes_feedback_from_a_viewer_with_a_plain_form_and_with_htmx(viewer_client, viewer, anomaly):
-    response = viewer_client.post("/anomalies/", {"anomaly": anomaly.pk, "feedback": "real"})
+    response = viewer_client.post("/anomalies/", {"anomaly": anomaly.incident_id, "feedback": "real"})
     assert response.status_code == 302
     anomaly.refresh_from_db()
     assert (anomaly.feedback, anomaly.feedback_by) == ("real", viewer)
     fragment = viewer_client.post(
-        "/anomalies/", {"anomaly": anomaly.pk, "feedback": "not_anomaly"}, HTTP_HX_REQUEST="true"
+        "/anomalies/", {"anomaly": anomaly.incident_id, "feedback": "not_anomaly"}, HTTP_HX_REQUEST="true"
     )
     assert fragment.status_code == 200
     body = fragment.content.decode()
@@ -65,14 +66,14 @@ def test_it_takes_feedback_from_a_viewer_with_a_plain_form_and_with_htmx(viewer_
 
 def test_it_shows_the_detail_fragment_and_refuses_users_without_a_role(client, viewer_client, nobody, anomaly):
     detail = viewer_client.get(
-        f"/anomalies/?anomaly={anomaly.pk}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="anomaly-detail"
+        f"/anomalies/?anomaly={anomaly.incident_id}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="anomaly-detail"
     )
     assert detail.status_code == 200
     assert "Train:ml.p5" in detail.content.decode()
     assert viewer_client.get("/anomalies/?anomaly=nope").status_code == 404
     client.force_login(nobody)
     assert client.get("/anomalies/").status_code == 403
-    assert client.post("/anomalies/", {"anomaly": anomaly.pk, "feedback": "real"}).status_code == 403
+    assert client.post("/anomalies/", {"anomaly": anomaly.incident_id, "feedback": "real"}).status_code == 403
     anomaly.refresh_from_db()
     assert anomaly.feedback == ""
 

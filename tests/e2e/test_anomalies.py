@@ -40,9 +40,10 @@ def test_it_lists_ours_beside_aws_and_takes_feedback(sandbox_billing, signed_in_
 
     page.goto(f"{live_server.url}/anomalies/?source=costplane&dimension={ours.dimension}&per_page=100")
     page.wait_for_load_state("networkidle")
-    row = page.locator(f'#anomalies-table tr[data-anomaly="{ours.pk}"]')
+    # Listed as its incident (ours may share it with other dimensions that saw the same spike).
+    row = page.locator(f'#anomalies-table tr[data-anomaly="{ours.incident_id}"]')
     if row.count() == 0:  # on a later page: open it directly
-        page.goto(f"{live_server.url}/anomalies/?anomaly={ours.pk}")
+        page.goto(f"{live_server.url}/anomalies/?anomaly={ours.incident_id}")
     else:
         row.locator("td.value").click()
     page.wait_for_selector(f"#anomaly-title:has-text('{ours.value}')")

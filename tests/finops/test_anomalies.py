@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finops.anomalies import anomalies_detect, baseline
-from finops.models import Alert, CostAnomaly
+from finops.models import Alert, CostAnomaly, CostAnomalyIncident
 from finops.services.alerts import alerts_sync
 from finops.services.anomalies import anomaly_alert_specs, cost_anomalies_detect, cost_anomaly_feedback
 from tests.factories import TeamFactory
@@ -150,20 +150,27 @@ def test_it_stores_anomalies_per_dimension_with_their_contributors(spiky):
     assert team.contributors["resources"][0] == {
         "resource": "job-runaway", "actual": runaway, "expected": "0", "change": runaway,
     }  # fmt: skip
-    # Running again over the same days updates, never duplicates.
+    # One spike seen three ways (the same resources): one incident, led by its largest anomaly.
+    assert len({anomaly.incident_id for anomaly in stored}) == 1
+    incident = CostAnomalyIncident.objects.get()
+    assert (incident.day, incident.impact, incident.lead.impact) == (spike, Decimal(790), Decimal(790))
+    # Running again over the same days updates, never duplicates, and keeps the incident.
     cost_anomalies_detect(today=TODAY)
     assert CostAnomaly.objects.count() == 3
+    assert list(CostAnomalyIncident.objects.values_list("pk", flat=True)) == [incident.pk]
+    assert set(CostAnomaly.objects.values_list("incident", flat=True)) == {incident.pk}
 
 
 def test_it_suppresses_repeats_after_feedback_until_the_cost_rises_further(spiky, viewer):
     cost_anomalies_detect(today=TODAY)
-    team = CostAnomaly.objects.get(dimension="team")
-    cost_anomaly_feedback(anomaly=team, feedback="expected", user=viewer)
-    # The same spike again the next Saturday (820): suppressed for the team, whose acknowledged day was 820.
+    incident = CostAnomalyIncident.objects.get()
+    cost_anomaly_feedback(incident=incident, feedback="expected", user=viewer)
+    # Feedback on the incident goes to every dimension that saw it.
+    assert set(CostAnomaly.objects.values_list("feedback", "feedback_by")) == {("expected", viewer.pk)}
+    # The same spike again the next Saturday (820): suppressed along every dimension, whose acknowledged day was 820.
     export_lines(daily_lines(TODAY, date(2026, 4, 4), spike_day=date(2026, 4, 4)))
     later = cost_anomalies_detect(today=date(2026, 4, 5))
-    assert ("team", "vision") not in {(anomaly.dimension, anomaly.value) for anomaly in later}
-    assert ("service", "Amazon SageMaker") in {(anomaly.dimension, anomaly.value) for anomaly in later}
+    assert later == []
     # A much bigger one a week later is news again.
     export_lines(daily_lines(date(2026, 4, 5), date(2026, 4, 11)))
     export_lines([{"day": date(2026, 4, 11), "cost": "2000", "usage_type": "Train:ml.p5", "tags": {"team": "vision"}}])
@@ -171,17 +178,20 @@ def test_it_suppresses_repeats_after_feedback_until_the_cost_rises_further(spiky
     assert ("team", "vision", date(2026, 4, 11)) in {(a.dimension, a.value, a.day) for a in again}
 
 
-def test_it_gives_alert_specs_for_unacknowledged_recent_anomalies(spiky, viewer):
+def test_it_gives_alert_specs_for_unacknowledged_recent_incidents(spiky, viewer):
     cost_anomalies_detect(today=TODAY)
     now = datetime(2026, 3, 30, 6, tzinfo=UTC)
     specs = anomaly_alert_specs(now=now)
-    assert len(specs) == 3
-    team_spec = next(spec for spec in specs if spec.details["dimension"] == "team")
-    assert team_spec.team.slug == "vision"
-    assert team_spec.amount == Decimal(790)
-    assert "Train:ml.p5" in team_spec.text
-    assert len(alerts_sync(kind="cost_anomaly", current=specs, now=now)["opened"]) == 3
-    cost_anomaly_feedback(anomaly=CostAnomaly.objects.get(dimension="team"), feedback="not_anomaly", user=viewer)
+    assert len(specs) == 1
+    (spec,) = specs
+    assert spec.team.slug == "vision"
+    assert spec.amount == Decimal(790)
+    assert {(item["dimension"], item["value"]) for item in spec.details["dimensions"]} == {
+        ("team", "vision"), ("service", "Amazon SageMaker"), ("account", "222222222222"),
+    }  # fmt: skip
+    assert "Train:ml.p5" in spec.text and "Seen along 3 dimensions" in spec.text
+    assert len(alerts_sync(kind="cost_anomaly", current=specs, now=now)["opened"]) == 1
+    cost_anomaly_feedback(incident=CostAnomalyIncident.objects.get(), feedback="not_anomaly", user=viewer)
     result = alerts_sync(kind="cost_anomaly", current=anomaly_alert_specs(now=now), now=now)
     assert len(result["resolved"]) == 1
     # Four days on, they have aged out of the look-back and every alert resolves.

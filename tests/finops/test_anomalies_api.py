@@ -5,8 +5,17 @@ from decimal import Decimal
 
 import pytest
 
-from finops.models import CostAnomaly
+from finops.models import CostAnomaly, CostAnomalyIncident
 from tests.factories import UserFactory
+
+
+def alone(anomaly: CostAnomaly) -> CostAnomalyIncident:
+    """The anomaly as an incident of its own, as the detection stores one that no other dimension saw."""
+    anomaly.incident = CostAnomalyIncident.objects.create(
+        source=anomaly.source, day=anomaly.day, end_day=anomaly.end_day, impact=anomaly.impact
+    )
+    anomaly.save(update_fields=["incident"])
+    return anomaly.incident
 
 
 @pytest.fixture
@@ -31,7 +40,7 @@ def anomalies(db):
         dimension="team", value="vision", day=date(2026, 2, 1), expected=Decimal("1"), actual=Decimal("61"),
         impact=Decimal("60"), score=9.0,
     )  # fmt: skip
-    return ours, theirs, older
+    return alone(ours), alone(theirs), alone(older)
 
 
 def test_it_lists_ours_and_aws_anomalies_newest_first_with_filters(viewer_api, anomalies):
@@ -55,8 +64,8 @@ def test_it_records_feedback_from_any_viewer_with_who_and_when(viewer_api, viewe
     assert response.status_code == 200, response.content
     assert response.json()["feedback"] == "expected"
     assert response.json()["feedback_by"] == "vera"
-    ours.refresh_from_db()
-    assert (ours.feedback, ours.feedback_by, ours.feedback_at is not None) == ("expected", viewer, True)
+    anomaly = ours.anomalies.get()
+    assert (anomaly.feedback, anomaly.feedback_by, anomaly.feedback_at is not None) == ("expected", viewer, True)
     given = viewer_api.get("/api/v1/anomalies/", {"has_feedback": "true"}).json()["results"]
     assert [item["id"] for item in given] == [ours.pk]
     waiting = viewer_api.get("/api/v1/anomalies/", {"has_feedback": "false"}).json()["results"]
@@ -71,5 +80,4 @@ def test_it_refuses_feedback_from_users_without_a_role(api_client, anomalies):
     response = api_client.post(f"/api/v1/anomalies/{anomalies[0].pk}/feedback", {"feedback": "real"}, format="json")
     assert response.status_code == 403
     assert api_client.get("/api/v1/anomalies/").status_code == 403
-    anomalies[0].refresh_from_db()
-    assert anomalies[0].feedback == ""
+    assert anomalies[0].anomalies.get().feedback == ""
