@@ -4,6 +4,13 @@ import django_filters
 
 from capacity.models import Action, InstanceTypeInfo, Policy, Price, Recommendation, Resource, ServiceQuota
 
+# Compute Optimizer's performance risk runs from 0 (very low) to 4 (very high); a level is its whole part.
+RISK_WORDS = ("very low", "low", "medium", "high", "very high")
+RISK_NONE = "none"
+RISK_CHOICES = [(str(level), f"{level} of 4 ({word})") for level, word in enumerate(RISK_WORDS)] + [
+    (RISK_NONE, "Not stated")
+]
+
 
 class ResourceFilterSet(django_filters.FilterSet):
     account = django_filters.CharFilter(field_name="account__account_id", label="12-digit account id")
@@ -62,10 +69,23 @@ class RecommendationFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug", label="Team slug")
     # Plain strings: a second enum named "kind" would collide with Resource's in the schema.
     kind = django_filters.CharFilter(label="rightsize or idle")
+    risk = django_filters.ChoiceFilter(
+        choices=RISK_CHOICES,
+        method="filter_risk",
+        label="Performance risk level: 0 (very low) to 4 (very high), the whole part of Compute Optimizer's score; "
+        "none: the source states no risk (Costplane's own right-sizing)",
+    )
 
     class Meta:
         model = Recommendation
-        fields = ["state", "team", "kind", "source", "account", "region", "resource_type", "finding"]
+        fields = ["state", "team", "kind", "source", "account", "region", "resource_type", "finding", "risk"]
+
+    def filter_risk(self, queryset, name, value):
+        if value == RISK_NONE:
+            return queryset.filter(performance_risk__isnull=True)
+        level = int(value)
+        at_least = queryset.filter(performance_risk__gte=level)
+        return at_least if level == len(RISK_WORDS) - 1 else at_least.filter(performance_risk__lt=level + 1)
 
 
 class ActionFilterSet(django_filters.FilterSet):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import django_tables2 as tables
@@ -127,3 +129,46 @@ class RecommendationSavingsByTeamTable(tables.Table):
 
     def render_team(self, value):
         return value or format_html('<span class="muted">{}</span>', "No team")
+
+
+CSV_COLUMNS = (
+    "id", "source", "kind", "state", "snoozed_until", "account_id", "account_name", "region", "team", "resource",
+    "resource_type", "resource_arn", "current_configuration", "recommended_configuration", "finding",
+    "reason_codes", "performance_risk", "monthly_savings", "currency", "first_seen", "last_seen",
+)  # fmt: skip
+
+
+def recommendations_csv(recommendations) -> str:
+    """Recommendations (a queryset with account and team selected) as CSV, one row each in the given order: stored
+    values as they are (money and risk as exact decimal strings, times in ISO 8601 UTC), reason codes separated by
+    spaces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for recommendation in recommendations:
+        writer.writerow(
+            [
+                recommendation.pk,
+                recommendation.source,
+                recommendation.kind,
+                recommendation.state,
+                recommendation.snoozed_until.isoformat() if recommendation.snoozed_until else "",
+                recommendation.account.account_id,
+                recommendation.account.name,
+                recommendation.region,
+                recommendation.team.slug if recommendation.team else "",
+                recommendation_resource_label(recommendation),
+                recommendation.resource_type,
+                recommendation.resource_arn,
+                recommendation.current_configuration,
+                recommendation.recommended_configuration,
+                recommendation.finding,
+                " ".join(recommendation.reason_codes),
+                "" if recommendation.performance_risk is None else exact(recommendation.performance_risk),
+                "" if recommendation.monthly_savings is None else exact(recommendation.monthly_savings),
+                recommendation.currency,
+                recommendation.first_seen.isoformat(),
+                recommendation.last_seen.isoformat(),
+            ]
+        )
+    return buffer.getvalue()

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 from django_tables2 import RequestConfig
 
-from capacity.filtersets import ActionFilterSet, RecommendationFilterSet
+from capacity.filtersets import RISK_CHOICES, ActionFilterSet, RecommendationFilterSet
 from capacity.models import Recommendation, Resource
 from capacity.selectors.recommendations import (
     action_with_recommendation,
@@ -49,12 +49,13 @@ from dashboards.tables.recommendations import (
     RecommendationSavingsByTeamTable,
     RecommendationTable,
     recommendation_resource_label,
+    recommendations_csv,
 )
 from dashboards.views.fragments import FragmentMixin
 from finops.roles import user_can_approve_for_team
 from finops.selectors.teams import team_get
 
-RECOMMENDATION_FILTERS = ("state", "team", "source", "kind")
+RECOMMENDATION_FILTERS = ("state", "team", "source", "kind", "risk")
 # Query parameters the page keeps when it links back to itself (after a decision, from a row to its detail).
 RECOMMENDATION_QUERY = (*RECOMMENDATION_FILTERS, "sort", "page")
 SNOOZE_DEFAULT_DAYS = 14
@@ -70,6 +71,11 @@ def recommendation_page_query(data, **extra) -> str:
     ]
     params += [(name, value) for name, value in extra.items()]
     return urlencode(params)
+
+
+def csv_query(data) -> list[tuple[str, str]]:
+    """The filters the CSV applies: the table's, an empty state kept (it means any state)."""
+    return [(name, data[name]) for name in RECOMMENDATION_FILTERS if data.get(name) or name == "state"]
 
 
 def _percent(value) -> str:
@@ -214,6 +220,21 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
     def detail_fragment(self) -> dict:
         return self.detail_context(self.request.GET.get("recommendation", ""))
 
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "csv":
+            return self.csv_response()
+        return super().get(request, *args, **kwargs)
+
+    def csv_response(self) -> HttpResponse:
+        """The filtered list as CSV, every page of it, in the table's order: the same filters as the table."""
+        filterset, queryset, _ = self.filtered()
+        response = HttpResponse(
+            recommendations_csv(filterset.qs if filterset.is_valid() else queryset.none()),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="recommendations.csv"'
+        return response
+
     def post(self, request, *args, **kwargs):
         if request.POST.get("command") == "window":
             return self.window_post(request)
@@ -317,7 +338,7 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             context.update(self.detail_context(self.request.GET["recommendation"]), detail=True)
         return context
 
-    def list_context(self) -> dict:
+    def filtered(self) -> tuple[RecommendationFilterSet, object, QueryDict]:
         """RecommendationFilterSet (the API's) over GET; the state defaults to open, `state=` means any."""
         data = self.request.GET.copy()
         if "state" not in data:
@@ -326,6 +347,10 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         filterset = RecommendationFilterSet(
             {name: data[name] for name in RECOMMENDATION_FILTERS if data.get(name)}, queryset=queryset
         )
+        return filterset, queryset, data
+
+    def list_context(self) -> dict:
+        filterset, queryset, data = self.filtered()
         query = recommendation_page_query(data)
         table = RecommendationTable(
             filterset.qs if filterset.is_valid() else queryset.none(),
@@ -340,6 +365,8 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             "state_choices": Recommendation.State.choices,
             "source_choices": Recommendation.Source.choices,
             "kind_choices": Recommendation.Kind.choices,
+            "risk_choices": RISK_CHOICES,
+            "csv_url": f"{reverse('dashboards:recommendations')}?{urlencode([*csv_query(data), ('format', 'csv')])}",
             "team_choices": recommendation_teams(),
         }
 

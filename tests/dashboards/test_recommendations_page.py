@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -181,6 +183,51 @@ def test_it_filters_by_state_team_source_and_kind(viewer_client, seeded, admin_u
     assert names({"state": "", "source": "compute_optimizer"}) == ["vision-trainer"]
     assert names({"state": "", "source": "costplane", "team": "speech", "kind": "rightsize"}) == ["asr-prod"]
     assert names({"state": "", "kind": "idle"}) == ["No recommendation matches these filters."]
+
+
+def test_it_filters_by_performance_risk_level_or_none_stated(viewer_client, seeded, client, admin_user):
+    def names(query: dict) -> list[str]:
+        html = viewer_client.get(URL, query, **HTMX_LIST).content.decode()
+        return [row[0].split()[0] if len(row) > 1 else row[0] for row in table_rows(html, "recommendations-table")]
+
+    assert names({"risk": "1"}) == ["vision-trainer"], "Compute Optimizer's 1.0 is level 1 (low)"
+    assert names({"risk": "0"}) == names({"risk": "2"}) == ["No recommendation matches these filters."]
+    assert names({"risk": "none"}) == ["asr-prod"], "Costplane's own states no risk"
+    html = viewer_client.get(URL, {"risk": "1"}).content.decode()
+    assert '<option value="1" selected>1 of 4 (low)</option>' in html
+    # The API filters through the same FilterSet.
+    client.force_login(admin_user)
+    api = client.get("/api/v1/recommendations/", {"risk": "1"}).json()
+    assert [item["resource_arn"] for item in api["results"]] == [CO_ARN]
+
+
+def test_it_exports_the_filtered_list_as_csv_with_exact_values(viewer_client, seeded, admin_user):
+    recommendation_reject(recommendation_id=seeded["trainer"].pk, user=admin_user, reason="needed for a launch")
+    html = viewer_client.get(URL, {"state": "", "team": "vision"}).content.decode()
+    link = re.search(r'id="download-csv" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert link == f"{URL}?state=&team=vision&format=csv"
+
+    response = viewer_client.get(link)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="recommendations.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["id"], row["state"], row["team"], row["resource"]) == (
+        str(seeded["trainer"].pk),
+        "rejected",
+        "vision",
+        "vision-trainer",
+    )
+    assert (row["monthly_savings"], row["performance_risk"], row["currency"]) == ("1234.5678", "1", "USD")
+    assert row["account_id"] == "481516234202" and row["reason_codes"] == "GPUOverprovisioned CPUOverprovisioned"
+
+    # Without a state the CSV holds what the table shows by default: the open ones, biggest savings first.
+    default = viewer_client.get(URL + "?format=csv").content.decode()
+    assert [row["resource"] for row in csv.DictReader(io.StringIO(default))] == ["asr-prod"]
+    everything = viewer_client.get(URL + "?state=&format=csv").content.decode()
+    assert [row["resource"] for row in csv.DictReader(io.StringIO(everything))] == ["asr-prod", "vision-trainer"]
 
 
 def test_it_shows_the_evidence_and_the_audit_trail_in_the_detail_fragment(viewer_client, seeded):
