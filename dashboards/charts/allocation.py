@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -51,7 +53,7 @@ def allocation_by_period(
     frame = pd.DataFrame(
         {
             "value": frame[key].map(lambda value: value_label(value, key=key, account_names=account_names)),
-            "period": frame["period"],
+            "period": frame["period"].map(lambda value: value.date() if isinstance(value, datetime) else value),
             "direct": (frame["cost"] - frame["shared_cost"]).astype(float),
             "shared": frame["shared_cost"].astype(float),
         }
@@ -64,6 +66,8 @@ def allocation_by_period(
     order += [value for value in (OTHER_LABEL, UNALLOCATED_LABEL) if (frame["value"] == value).any()]
     pivot = frame.pivot_table(index="period", columns="value", values=["direct", "shared"], aggfunc="sum", dropna=False)
     pivot = pivot.fillna(0.0).sort_index()
+    if buckets and None not in buckets:  # every period of the window, those without cost too
+        pivot = pivot.reindex(list(buckets), fill_value=0.0)
     periods = list(pivot.index)
     labels = [_bucket_text(period, buckets.get(period)) for period in periods]
     partial = [bool(buckets.get(period) and buckets[period].partial) for period in periods]

@@ -28,11 +28,16 @@ WINDOW_CHOICES = [
 ]
 STEP_CHOICES = [("week", "Week"), ("day", "Day"), ("month", "Month")]
 COST_BASIS_CHOICES = [("billed", "Billed"), ("effective", "Effective (amortised)")]
-NON_TAG_KEYS = [("account", "Account"), ("service", "Service")]
+NON_TAG_KEYS = [
+    ("account", "Account"),
+    ("service", "Service"),
+    ("region", "Region"),
+    ("charge_category", "Charge category"),
+]
 
 
 def allocation_key_choices() -> list[tuple[str, str]]:
-    """The tag keys from settings (team first by default), then account and service."""
+    """The tag keys from settings (team first by default), then account, service, region and charge category."""
     tag_keys = [(f"tag:{key}", f"{key.capitalize()} tag") for key in settings.COSTPLANE_ALLOCATION_TAG_KEYS]
     return [*tag_keys, *NON_TAG_KEYS]
 

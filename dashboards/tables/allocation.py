@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import django_tables2 as tables
@@ -9,7 +10,7 @@ import pandas as pd
 from django.utils.html import format_html
 
 from dashboards.tables.columns import NUMERIC, AccountColumn, MoneyColumn, key_value_label
-from dashboards.templatetags.labels import account_label_html, enum_label, period_bucket
+from dashboards.templatetags.labels import account_label_html, enum_label, period_bucket, period_start
 from finops.models import CostRecord
 from finops.reports import UNALLOCATED, ReportQuery, money_sum
 
@@ -52,29 +53,42 @@ def allocation_table_rows(items: pd.DataFrame, *, key: str) -> list[dict]:
 
 
 def period_buckets(items: pd.DataFrame, *, query: ReportQuery) -> dict:
-    """{period (as the items name it): PeriodBucket}, each period cut to the window; a whole-window report (no
-    step) has one bucket keyed None."""
+    """{period's first day: PeriodBucket} for every period the window touches (those without cost too, so that a
+    gap shows as a gap), each cut to the window; a whole-window report (no step) has one bucket keyed None."""
     if query.step is None:
         return {None: period_bucket(query.start, step=None, start=query.start, end=query.end)}
-    periods = sorted({period for period in items["period"]}) if not items.empty else []
-    return {period: period_bucket(period, step=query.step, start=query.start, end=query.end) for period in periods}
+    buckets = {}
+    period = period_start(query.start, step=query.step)
+    while period < query.end:
+        bucket = period_bucket(period, step=query.step, start=query.start, end=query.end)
+        buckets[period] = bucket
+        period = bucket.period_end
+    return buckets
+
+
+def item_periods(items: pd.DataFrame) -> pd.Series:
+    """The items' periods as dates (as the buckets are keyed)."""
+    return items["period"].map(lambda value: value.date() if isinstance(value, datetime) else value)
 
 
 def period_table_rows(items: pd.DataFrame, *, buckets: dict) -> list[dict]:
     """Cost, shared and idle GPU cost per period, labelled by the dates each period holds in the window, a period
     the window cuts marked partial ("partial: 3 of 7 days")."""
+    periods = item_periods(items) if not items.empty else pd.Series(dtype=object)
     rows = []
     for period, bucket in buckets.items():
-        chosen = items if period is None else items[items["period"] == period]
+        chosen = items if period is None else items[periods == period]
+        cost, idle = money_sum(chosen["cost"]), money_sum(chosen["idle_cost"])
         rows.append(
             {
                 "period": period,
                 "label": bucket.label,
                 "days": bucket.days,
                 "partial_note": bucket.partial_note,
-                "cost": money_sum(chosen["cost"]),
+                "cost": cost,
                 "shared_cost": money_sum(chosen["shared_cost"]),
-                "idle_cost": money_sum(chosen["idle_cost"]),
+                "idle_cost": idle,
+                "idle_share": share_text(idle, cost),
             }
         )
     return rows
@@ -83,14 +97,16 @@ def period_table_rows(items: pd.DataFrame, *, buckets: dict) -> list[dict]:
 class AllocationTable(tables.Table):
     label = tables.Column(verbose_name="Value", footer="Total", attrs={"tf": {"class": "total-label"}})
     cost = MoneyColumn(verbose_name="Cost")
-    shared_cost = MoneyColumn(verbose_name="Of which shared")
+    shared_cost = MoneyColumn(
+        verbose_name="Shared", attrs={**NUMERIC, "th": {"class": "num", "title": "Of the cost: from shared-cost rules"}}
+    )
     idle_cost = MoneyColumn(
-        verbose_name="Of which idle GPU",
-        attrs={**NUMERIC, "th": {"class": "num", "title": "Paid-for GPU capacity left unused (1 − utilisation)"}},
+        verbose_name="Idle GPU",
+        attrs={**NUMERIC, "th": {"class": "num", "title": "Of the cost: paid-for GPU capacity left unused"}},
     )
     idle_share = tables.Column(
-        verbose_name="Idle GPU share of its cost",
-        attrs=NUMERIC,
+        verbose_name="Idle share",
+        attrs={**NUMERIC, "th": {"class": "num", "title": "Idle GPU cost as a share of this row's cost"}},
         footer=lambda table: share_text(
             money_sum(row["idle_cost"] for row in table.data), money_sum(row["cost"] for row in table.data)
         ),
@@ -133,6 +149,13 @@ class AllocationPeriodTable(tables.Table):
     cost = MoneyColumn(verbose_name="Cost")
     shared_cost = MoneyColumn(verbose_name="Of which shared")
     idle_cost = MoneyColumn(verbose_name="Of which idle GPU")
+    idle_share = tables.Column(
+        verbose_name="Idle share",
+        attrs=NUMERIC,
+        footer=lambda table: share_text(
+            money_sum(row["idle_cost"] for row in table.data), money_sum(row["cost"] for row in table.data)
+        ),
+    )
 
     class Meta:
         orderable = False

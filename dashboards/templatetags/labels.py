@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.apps import apps
 from django.utils.html import format_html
 
 from finops.selectors.accounts import cloud_account_names
@@ -155,8 +156,14 @@ def account_label_html(value, names: dict[str, str] | None = None):
 
 
 @register.filter(name="enum_label")
-def enum_label_filter(value) -> str:
-    return enum_label(value)
+def enum_label_filter(value, field: str = "") -> str:
+    """`{{ value|enum_label }}`, or `{{ row.source|enum_label:"finops.CostRecord.source" }}` to use that model
+    field's choices labels (app label, model, field)."""
+    if not field:
+        return enum_label(value)
+    app_label, model_name, field_name = field.split(".")
+    choices = apps.get_model(app_label, model_name)._meta.get_field(field_name).choices
+    return enum_label(value, choices)
 
 
 @register.filter
@@ -200,6 +207,11 @@ class PeriodBucket:
     period_days: int  # days the whole period has
 
     @property
+    def period_end(self) -> date:
+        """The first day after the whole period."""
+        return self.period + timedelta(days=self.period_days)
+
+    @property
     def partial(self) -> bool:
         return self.days < self.period_days
 
@@ -223,6 +235,15 @@ def date_span_label(first: date, last: date) -> str:
     if first.month == last.month:
         return f"{first:%b} {first.day} – {last.day}"
     return f"{first:%b} {first.day} – {last:%b} {last.day}"
+
+
+def period_start(day: date, *, step: str) -> date:
+    """The first day of the period (ISO week from Monday, month, day) holding `day`."""
+    if step == "week":
+        return day - timedelta(days=day.weekday())
+    if step == "month":
+        return day.replace(day=1)
+    return day
 
 
 def period_bucket(period: date, *, step: str | None, start: date, end: date) -> PeriodBucket:
