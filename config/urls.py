@@ -4,16 +4,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
 from capacity.api.metrics import metrics
 from capacity.api.urls import register as capacity_register
 from capacity.api.urls import urlpatterns as capacity_api_urls
+from config.api import Router
 from config.views import healthz
 from finops.api.urls import register as finops_register
 from finops.api.urls import urlpatterns as finops_api_urls
 
-router = DefaultRouter(trailing_slash="/?")
+router = Router(trailing_slash="/?")
 finops_register(router)
 capacity_register(router)
 

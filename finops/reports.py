@@ -19,6 +19,8 @@ COST_BASES = ("billed", "effective", "list")
 STEPS = ("day", "week", "month")
 FILTERS = ("account", "service", "region", "charge_category")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
+# Every parameter report_query_parse reads (an API endpoint answers 400 to any other: config.api).
+REPORT_PARAMS = ("window", "aggregate", "cost_basis", "step", *FILTERS)
 UNALLOCATED = "__unallocated__"
 # Stored money has 38 digits (20 fractional); sums need more than Decimal's default 28.
 MONEY_CONTEXT = Context(prec=80)

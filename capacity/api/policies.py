@@ -24,6 +24,7 @@ from capacity.services.policies import (
     policy_preview,
     policy_update,
 )
+from config.api import StrictQueryParams
 from finops.models import CloudAccount
 from finops.permissions import IsOperatorOrReadOnly
 
@@ -92,7 +93,7 @@ class PolicyInputSerializer(serializers.Serializer):
         return [found[account_id] for account_id in value]
 
 
-class PolicyViewSet(viewsets.ModelViewSet):
+class PolicyViewSet(StrictQueryParams, viewsets.ModelViewSet):
     """Idle-shutdown and off-hours policies, by name. Operators create, edit and delete; everyone with a role reads."""
 
     queryset = Policy.objects.prefetch_related("accounts").select_related("created_by", "updated_by").order_by("name")
@@ -163,7 +164,7 @@ class PolicyPreviewSerializer(serializers.Serializer):
     items = PreviewItemSerializer(many=True)
 
 
-class PolicyPreviewView(APIView):
+class PolicyPreviewView(StrictQueryParams, APIView):
     """What the policy would do now, resource by resource, with reasons; nothing is acted on or written."""
 
     @extend_schema(responses={200: PolicyPreviewSerializer, 404: ERRORS}, operation_id="policy_preview")
@@ -181,7 +182,7 @@ class ActionSnoozeInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class ActionSnoozeView(APIView):
+class ActionSnoozeView(StrictQueryParams, APIView):
     """Snooze an announced policy action: the owning team's approvers, or admins."""
 
     permission_classes = [IsAuthenticated]  # who may is the service's question

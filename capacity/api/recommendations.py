@@ -23,6 +23,7 @@ from capacity.services.approvals import (
     recommendation_reject,
     recommendation_snooze,
 )
+from config.api import StrictQueryParams
 
 MONEY_FIELD = {"max_digits": 38, "decimal_places": 20, "coerce_to_string": True, "allow_null": True, "read_only": True}
 
@@ -88,7 +89,7 @@ class ActionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
+class RecommendationViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Recommendations from Compute Optimizer and Costplane's GPU right-sizing, biggest savings first."""
 
     queryset = (
@@ -100,7 +101,7 @@ class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = RecommendationFilterSet
 
 
-class ActionViewSet(viewsets.ReadOnlyModelViewSet):
+class ActionViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Actions: planned from approved recommendations, or made by policies; newest first."""
 
     queryset = Action.objects.select_related("account", "team").prefetch_related("transitions")
@@ -119,7 +120,7 @@ class SnoozeInputSerializer(DecisionInputSerializer):
 ERRORS = inline_serializer("Errors", {"errors": serializers.DictField(child=serializers.ListField())})
 
 
-class RecommendationCommandView(APIView):
+class RecommendationCommandView(StrictQueryParams, APIView):
     """One command on one recommendation; the service decides who may and from which state."""
 
     # Who may decide is the service's question (approver of the team, or admin): the view only needs a user.
@@ -183,7 +184,7 @@ class RecommendationSnoozeView(RecommendationCommandView):
         )
 
 
-class ActionReplanView(APIView):
+class ActionReplanView(StrictQueryParams, APIView):
     """Plan again, for real, an action skipped as a dry run, once its account has left dry run."""
 
     permission_classes = [IsAuthenticated]

@@ -9,6 +9,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from capacity.selectors.reports import allocation_report, unit_cost_report
+from config.api import StrictQueryParams
 from finops.api.reports import (
     REPORT_PARAMETERS,
     ReportCSVRenderer,
@@ -17,14 +18,15 @@ from finops.api.reports import (
     report_error_response,
     report_response,
 )
-from finops.reports import ReportError
+from finops.reports import REPORT_PARAMS, ReportError
 
 
-class AllocationReportView(APIView):
+class AllocationReportView(StrictQueryParams, APIView):
     """Cost after the allocation rules: tag rules, then shared-cost splits (`shared_cost` is each item's part);
     `idle_cost` is the part of `cost` paid for GPU capacity left unused (from the machines' GPU utilisation)."""
 
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
+    accepted_query_params = REPORT_PARAMS
 
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -42,7 +44,7 @@ class AllocationReportView(APIView):
         return report_response(request, body, name="allocations")
 
 
-class UnitCostReportView(APIView):
+class UnitCostReportView(StrictQueryParams, APIView):
     """Cost per 1,000 predictions of each served model, and what training cost, by the requested keys.
 
     `cost` is serving cost (SageMaker endpoints' lines); items sum to `total`. `predictions` is null where
@@ -50,6 +52,7 @@ class UnitCostReportView(APIView):
     """
 
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
+    accepted_query_params = REPORT_PARAMS
 
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
     def get(self, request):

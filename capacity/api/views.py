@@ -11,9 +11,10 @@ from capacity.api.serializers import (
 )
 from capacity.filtersets import InstanceTypeInfoFilterSet, PriceFilterSet, ResourceFilterSet, ServiceQuotaFilterSet
 from capacity.models import CollectionRun, InstanceTypeInfo, Price, Resource, ServiceQuota
+from config.api import StrictQueryParams
 
 
-class ResourceViewSet(viewsets.ReadOnlyModelViewSet):
+class ResourceViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Inventoried machines: EC2 instances, Auto Scaling groups, EKS node groups, SageMaker resources."""
 
     queryset = Resource.objects.select_related("account", "team", "type_info")
@@ -21,7 +22,7 @@ class ResourceViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ResourceFilterSet
 
 
-class InstanceTypeViewSet(viewsets.ReadOnlyModelViewSet):
+class InstanceTypeViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Instance type facts from DescribeInstanceTypes (vCPUs, memory, GPUs)."""
 
     queryset = InstanceTypeInfo.objects.all()
@@ -31,7 +32,7 @@ class InstanceTypeViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[a-z0-9.\-]+"
 
 
-class PriceViewSet(viewsets.ReadOnlyModelViewSet):
+class PriceViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """On-demand hourly prices from the AWS Pricing API; `missing` ones have no amount."""
 
     queryset = Price.objects.all()
@@ -39,7 +40,7 @@ class PriceViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = PriceFilterSet
 
 
-class ServiceQuotaViewSet(viewsets.ReadOnlyModelViewSet):
+class ServiceQuotaViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """GPU-relevant Service Quotas per account and region, with the usage Costplane counted."""
 
     queryset = ServiceQuota.objects.select_related("account")
@@ -47,7 +48,7 @@ class ServiceQuotaViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ServiceQuotaFilterSet
 
 
-class CollectionRunViewSet(viewsets.ReadOnlyModelViewSet):
+class CollectionRunViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     queryset = CollectionRun.objects.select_related("account")
     serializer_class = CollectionRunSerializer
     filterset_fields = ["kind", "status", "region"]

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import StrictQueryParams
 from finops.filtersets import AlertFilterSet, ChannelFilterSet, NotificationFilterSet
 from finops.models import Alert, Channel, Notification
 from finops.permissions import IsChannelEditorOrReadOnly
@@ -98,7 +99,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+class AlertViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Alerts, open and resolved, newest first."""
 
     queryset = Alert.objects.select_related("team", "acknowledged_by")
@@ -106,7 +107,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AlertFilterSet
 
 
-class ChannelViewSet(viewsets.ModelViewSet):
+class ChannelViewSet(StrictQueryParams, viewsets.ModelViewSet):
     """Notification channels: a team's (team set) or global (team null). Everyone reads; operators and admins
     edit any channel, a team's approvers their own team's channels."""
 
@@ -141,7 +142,7 @@ def _channel_errors() -> Iterator[None]:
         raise serializers.ValidationError(error.errors) from None
 
 
-class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+class NotificationViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Every message sent or tried, newest first, with the channel's answer."""
 
     queryset = Notification.objects.all()
@@ -149,7 +150,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = NotificationFilterSet
 
 
-class AlertAcknowledgeView(APIView):
+class AlertAcknowledgeView(StrictQueryParams, APIView):
     """Record that you have seen an alert (operators, or approvers of the alert's team). A failed action's
     alert then resolves at the next evaluation; other alerts stay open until their condition clears."""
 
@@ -165,7 +166,7 @@ class AlertAcknowledgeView(APIView):
         return Response(AlertSerializer(alert_acknowledge(alert=alert, user=request.user)).data)
 
 
-class ChannelTestView(APIView):
+class ChannelTestView(StrictQueryParams, APIView):
     """Send a test message (event "channel.test") to this one channel now, by each of its mediums, whatever its
     events and minimum amount; the answer lists the notifications written, sent or failed. Operators and admins
     test any channel, a team's approvers their team's."""

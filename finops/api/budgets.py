@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
+from config.api import StrictQueryParams
 from finops.models import Budget, BudgetThreshold, Team
 from finops.permissions import IsOperatorOrReadOnly
 from finops.reports import money_text
@@ -113,7 +114,7 @@ class BudgetSerializer(serializers.ModelSerializer):
         return data
 
 
-class BudgetViewSet(viewsets.ModelViewSet):
+class BudgetViewSet(StrictQueryParams, viewsets.ModelViewSet):
     """Budgets by name. Each carries `status`: its current period's actual and forecast spend (the forecast
     names its method: "forecast" or "run_rate") and which thresholds are crossed. Operators and admins write."""
 

@@ -13,8 +13,11 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import StrictQueryParams
 from finops.reports import (
     COST_BASES,
+    FILTERS,
+    REPORT_PARAMS,
     STEPS,
     WINDOWS_RELATIVE,
     ReportError,
@@ -168,10 +171,11 @@ def report_response(request, body: dict, *, name: str) -> Response:
     return response
 
 
-class CostReportView(APIView):
+class CostReportView(StrictQueryParams, APIView):
     """Cost as stored (tags as written), aggregated by the requested keys and step."""
 
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
+    accepted_query_params = REPORT_PARAMS
 
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: ReportSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -182,8 +186,10 @@ class CostReportView(APIView):
         return report_response(request, cost_envelope(report), name="costs")
 
 
-class ReconciliationView(APIView):
+class ReconciliationView(StrictQueryParams, APIView):
     """Per account and day: Cost Explorer vs export vs stored totals. `mismatches=true` keeps only disagreements."""
+
+    accepted_query_params = ("window", "account", "mismatches")
 
     @extend_schema(
         parameters=[
@@ -226,20 +232,25 @@ class ReconciliationView(APIView):
         )
 
 
-class TagCoverageView(APIView):
-    """Share of usage cost carrying a tag key (after the rules), by day and account; the top untagged resources."""
+class TagCoverageView(StrictQueryParams, APIView):
+    """Share of usage cost carrying a tag key (after the rules), by day and account; the top untagged resources.
+
+    The window, cost basis and filters are the Reports API's; the figures are per day whatever the step."""
+
+    accepted_query_params = ("key", "window", "cost_basis", *FILTERS)
 
     @extend_schema(
         parameters=[
-            REPORT_PARAMETERS[0],
             OpenApiParameter("key", str, required=True, description="Tag key, e.g. team"),
+            *(parameter for parameter in REPORT_PARAMETERS if parameter.name in ("window", "cost_basis", *FILTERS)),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def get(self, request):
+        params = dict(request.query_params.lists())
         try:
             report = tag_coverage_report(
-                params={"window": [request.query_params.get("window", "30d")]},
+                params={name: values for name, values in params.items() if name != "key"},
                 key=request.query_params.get("key") or "",
                 today=timezone.now().date(),
             )

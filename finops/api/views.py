@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from config.api import StrictQueryParams
 from finops.allocation.rules import RulesError
 from finops.api.serializers import (
     AllocationRulesVersionSerializer,
@@ -21,14 +22,14 @@ from finops.services.allocation_rules import allocation_rules_publish
 from finops.services.ingestion import IngestionRequestError, ingestion_request
 
 
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+class TeamViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     queryset = Team.objects.all()
     serializer_class = TeamSerializer
     filterset_class = TeamFilterSet
 
 
 class CloudAccountViewSet(
-    mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+    StrictQueryParams, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
 ):  # no delete: an account's history stays
     queryset = CloudAccount.objects.all()
     serializer_class = CloudAccountSerializer
@@ -53,13 +54,13 @@ class CloudAccountViewSet(
         return Response(IngestionRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class IngestionRunViewSet(viewsets.ReadOnlyModelViewSet):
+class IngestionRunViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     queryset = IngestionRun.objects.select_related("account")
     serializer_class = IngestionRunSerializer
     filterset_class = IngestionRunFilterSet
 
 
-class AllocationRulesViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AllocationRulesViewSet(StrictQueryParams, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Versions of the allocation rules, newest first. POST publishes the next version (operators)."""
 
     queryset = AllocationRulesVersion.objects.select_related("created_by")
