@@ -13,8 +13,9 @@ day needs at least `min_weeks` of them. So new spend (a value with no cost in it
 against 0 with the floor spread: a new service worth at least the minimum impact on its first day is flagged.
 
 One spike is usually seen along several dimensions at once (a team's runaway job is also its service's and its
-account's anomaly). `incident_groups` says which anomalies of a day are the same spike: those whose rises share
-resources carrying at least OVERLAP_SHARE of the smaller rise.
+account's anomaly), and often on several days running (a training job that runs for three days). `incident_groups`
+says which anomalies are the same spike: those of the same or adjacent days whose rises share resources carrying at
+least OVERLAP_SHARE of the smaller rise.
 """
 
 from __future__ import annotations
@@ -133,10 +134,11 @@ def incident_groups(anomalies: list[dict]) -> list[list[int]]:
     """Which anomalies are one incident: groups of positions in `anomalies`, each group's largest impact first.
 
     Each item has day, impact (Decimal) and resources ({resource id: its rise that day, Decimal}: the top
-    contributors). Two anomalies of the same day are the same spike when the rise they share, the sum over their
-    common resources of the smaller of the two rises, is at least OVERLAP_SHARE of the smaller impact; a group
-    holds every anomaly linked to it that way (a team's spike shared with its service, the service's with its
-    account). Anomalies without resource contributors (Cost Explorer data names none) stay alone.
+    contributors). Two anomalies of the same or adjacent days are the same spike when the rise they share, the sum
+    over their common resources of the smaller of the two rises, is at least OVERLAP_SHARE of the smaller impact; a
+    group holds every anomaly linked to it that way (a team's spike shared with its service, the service's with its
+    account, Monday's with Tuesday's). Anomalies without resource contributors (Cost Explorer data names none) stay
+    alone.
     """
     parent = list(range(len(anomalies)))
 
@@ -149,18 +151,28 @@ def incident_groups(anomalies: list[dict]) -> list[list[int]]:
     by_day: dict[date, list[int]] = {}
     for position, item in enumerate(anomalies):
         by_day.setdefault(item["day"], []).append(position)
-    for positions in by_day.values():
-        for index, first in enumerate(positions):
-            for second in positions[index + 1 :]:
-                if _same_spike(anomalies[first], anomalies[second]):
-                    parent[root(second)] = root(first)
+    for day, positions in by_day.items():
+        pairs = [(a, b) for index, a in enumerate(positions) for b in positions[index + 1 :]]
+        pairs += [(a, b) for a in positions for b in by_day.get(day + timedelta(days=1), [])]
+        for first, second in pairs:
+            if _same_spike(anomalies[first], anomalies[second]):
+                parent[root(second)] = root(first)
     groups: dict[int, list[int]] = {}
     for position in range(len(anomalies)):
         groups.setdefault(root(position), []).append(position)
     ordered = [
         sorted(group, key=lambda position: (-anomalies[position]["impact"], position)) for group in groups.values()
     ]
-    return sorted(ordered, key=lambda group: group[0])
+    return sorted(ordered, key=lambda group: min(group))
+
+
+def incident_impact(anomalies: list[dict]) -> Decimal:
+    """An incident's impact: per day, the largest impact among its anomalies (the dimensions are views of the same
+    spend, so they overlap and are never added), summed over its days (each day's rise is new spend)."""
+    largest: dict[date, Decimal] = {}
+    for item in anomalies:
+        largest[item["day"]] = max(largest.get(item["day"], item["impact"]), item["impact"])
+    return sum(largest.values(), Decimal(0))
 
 
 def _same_spike(first: dict, second: dict) -> bool:

@@ -55,7 +55,7 @@ class CostAnomalyTable(tables.Table):
         return format_html_join(
             " · ",
             '<span class="anomaly-dimension" data-dimension="{}">{} {}</span>',
-            ((anomaly.dimension, anomaly.get_dimension_display(), anomaly.value) for anomaly in record.members),
+            ((anomaly.dimension, anomaly.get_dimension_display(), anomaly.value) for anomaly in record.seen_in),
         )
 
     def render_expected(self, value):

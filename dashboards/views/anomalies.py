@@ -54,13 +54,16 @@ def anomaly_detail_context(incident: CostAnomalyIncident) -> dict:
     dimension that saw it."""
     anomaly = incident.lead
     series = cost_anomaly_series(
-        dimension=anomaly.dimension, value=anomaly.value, day=anomaly.day, today=timezone.now().date()
+        dimension=anomaly.dimension, value=anomaly.value, day=incident.day, today=timezone.now().date()
     )
     return {
         "incident": incident,
         "anomaly": anomaly,
-        "dimensions": incident.members,
-        "chart": to_html(anomaly_series(series, day=anomaly.day, end_day=anomaly.end_day)) if not series.empty else "",
+        "dimensions": incident.seen_in,
+        "members": sorted(incident.members, key=lambda member: (member.day, -member.impact, member.pk)),
+        "chart": to_html(anomaly_series(series, day=incident.day, end_day=incident.end_day))
+        if not series.empty
+        else "",
         "usage_types": anomaly.contributors.get("usage_types") or [],
         "resources": anomaly.contributors.get("resources") or [],
         "root_causes": anomaly.contributors.get("root_causes") or [],

@@ -1,9 +1,10 @@
 """/api/v1/anomalies (read, filters) and POST /api/v1/anomalies/{id}/feedback.
 
-Each item is an incident: one cost spike, listed once with the dimensions (`dimensions`: each anomaly, a service,
-an account or a team, that saw it). Its `dimension`, `value`, `expected`, `actual`, `score` and `contributors`
-are its largest anomaly's; `impact` is the largest impact (the dimensions are views of the same spend, so their
-impacts are never added). Feedback is given on an incident and goes to each of its anomalies.
+Each item is an incident: one cost spike, listed once with its anomalies (`dimensions`: each service, account or
+team that saw it, per day when it lasted several days: `day` to `end_day`). Its `dimension`, `value`, `expected`,
+`actual`, `score` and `contributors` are its largest anomaly's; `impact` is per day the largest impact (the
+dimensions are views of the same spend, so they are never added), summed over its days. Feedback is given on an
+incident and goes to each of its anomalies.
 
 Feedback is open to every role that can view (viewer, approver, operator, admin): saying whether a cost
 spike was real or expected is knowledge about spend, not an action on resources, and the people who know
@@ -38,16 +39,17 @@ class CostAnomalyDimensionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CostAnomaly
-        fields = ["id", "dimension", "value", "expected", "actual", "impact", "score"]
+        fields = ["id", "dimension", "value", "day", "expected", "actual", "impact", "score"]
         read_only_fields = fields
 
 
 class CostAnomalySerializer(serializers.ModelSerializer):
     dimension = serializers.CharField(source="lead.dimension", read_only=True, help_text="Its largest anomaly's.")
+    end_day = serializers.DateField(read_only=True, allow_null=True, help_text="Its last day, when it lasted several.")
     value = serializers.CharField(source="lead.value", read_only=True)
     expected = _money(source="lead.expected")
     actual = _money(source="lead.actual")
-    impact = _money(help_text="The largest impact among its dimensions (they overlap; never added).")
+    impact = _money(help_text="Per day the largest impact among its dimensions (they overlap), summed over its days.")
     score = serializers.FloatField(source="lead.score", read_only=True)
     currency = serializers.CharField(source="lead.currency", read_only=True)
     contributors = serializers.JSONField(source="lead.contributors", read_only=True)

@@ -3,13 +3,13 @@
 """Cost anomaly incidents: one spike seen along several dimensions is one incident.
 
 The data step groups the anomalies already stored the way the detection now does (finops.anomalies.incident_groups,
-copied here as it stands so that this migration never changes): ours of the same day whose rises share resources
-carrying at least half the smaller impact are one incident; AWS's are one incident each. An open cost-anomaly alert
+copied here as it stands so that this migration never changes): ours of the same or adjacent days whose rises share
+resources carrying at least half the smaller impact are one incident; AWS's are one incident each. An open cost-anomaly alert
 (key `anomaly:{anomaly id}`) moves to its incident's key (`incident:{id}`): one per incident stays open, the others
 are resolved, so nobody is notified again for what they were already told.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import django.db.models.deletion
@@ -48,8 +48,8 @@ def group_anomalies(apps, schema_editor):
     ours = [anomaly for anomaly in anomalies if anomaly.source == "costplane"]
     for index, first in enumerate(ours):
         for second in ours[index + 1 :]:
-            if second.day != first.day:
-                break  # ordered by day
+            if second.day > first.day + timedelta(days=1):
+                break  # ordered by day: the same or the next day only
             if _same_spike(first, second):
                 parent[root(second.pk)] = root(first.pk)
     groups: dict = {}
@@ -59,8 +59,12 @@ def group_anomalies(apps, schema_editor):
     for members in groups.values():
         members.sort(key=lambda anomaly: (-anomaly.impact, anomaly.pk))
         lead = members[0]
+        largest: dict = {}
+        for anomaly in members:  # per day the largest impact (the dimensions overlap), summed over the days
+            largest[anomaly.day] = max(largest.get(anomaly.day, anomaly.impact), anomaly.impact)
+        first, last = min(largest), max(max(largest), *(anomaly.end_day or anomaly.day for anomaly in members))
         incident = CostAnomalyIncident.objects.create(
-            source=lead.source, day=lead.day, end_day=lead.end_day, impact=lead.impact
+            source=lead.source, day=first, end_day=last if last != first else None, impact=sum(largest.values())
         )
         CostAnomaly.objects.filter(pk__in=[anomaly.pk for anomaly in members]).update(incident=incident)
         open_alerts = list(
@@ -111,7 +115,7 @@ class Migration(migrations.Migration):
                     "impact",
                     models.DecimalField(
                         decimal_places=20,
-                        help_text="The largest impact among its anomalies (they overlap).",
+                        help_text="Per day the largest impact among its anomalies (they overlap), summed over its days.",
                         max_digits=38,
                     ),
                 ),

@@ -12,18 +12,22 @@ class AnomalySource(models.TextChoices):
 
 
 class CostAnomalyIncident(models.Model):
-    """One cost spike, listed once however many dimensions saw it: the anomalies of one day whose rises come from
-    the same resources (a team's spike is usually also its service's and its account's) belong to one incident.
+    """One cost spike, listed once however many dimensions saw it: the anomalies of one day, or of consecutive
+    days, whose rises come from the same resources (a team's spike is usually also its service's and its
+    account's) belong to one incident (finops.anomalies.incident_groups).
 
-    The figures it is listed by are its largest anomaly's: the dimensions are views of the same spend, so their
-    impacts overlap and are never added. Feedback given on an incident goes to each of its anomalies; its alert
-    (key `anomaly:{id}`) opens once. AWS's anomalies are one incident each.
+    The figures it is listed by are its largest anomaly's; its impact is per day the largest (the dimensions are
+    views of the same spend, so their impacts overlap and are never added), summed over its days. Feedback given
+    on an incident goes to each of its anomalies; its alert (key `incident:{id}`) opens once. AWS's anomalies are
+    one incident each.
     """
 
     source = models.CharField(max_length=12, choices=AnomalySource.choices, default=AnomalySource.COSTPLANE)
     day = models.DateField(help_text="The anomalous day (AWS: the anomaly's start date).")
     end_day = models.DateField(null=True, blank=True, help_text="AWS: the anomaly's end date, if it ended.")
-    impact = models.DecimalField(**MONEY, help_text="The largest impact among its anomalies (they overlap).")
+    impact = models.DecimalField(
+        **MONEY, help_text="Per day the largest impact among its anomalies (they overlap), summed over its days."
+    )
     detected_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -33,6 +37,17 @@ class CostAnomalyIncident(models.Model):
 
     def __str__(self) -> str:
         return f"Incident {self.pk} on {self.day}: +{self.impact:.2f}"
+
+    @property
+    def seen_in(self) -> list[CostAnomaly]:
+        """Its anomalies, one per dimension value that saw it (the largest, where the spike lasted several days)."""
+        members = getattr(self, "members", None)
+        if members is None:
+            members = list(self.anomalies.order_by("-impact", "id"))
+        unique: dict[tuple[str, str], CostAnomaly] = {}
+        for anomaly in members:
+            unique.setdefault((anomaly.dimension, anomaly.value), anomaly)
+        return list(unique.values())
 
     @property
     def lead(self) -> CostAnomaly | None:

@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from finops.anomalies import WEEKS, anomalies_detect, contributors, incident_groups
+from finops.anomalies import WEEKS, anomalies_detect, contributors, incident_groups, incident_impact
 from finops.aws import cost_explorer as ce
 from finops.aws.clients import aws_client
 from finops.models import Alert, CloudAccount, CostAnomaly, CostAnomalyIncident, Team
@@ -116,30 +116,40 @@ def _resources(anomaly: CostAnomaly) -> dict[str, Decimal]:
 def cost_anomaly_incidents_regroup(*, days: Iterable[date]) -> list[CostAnomalyIncident]:
     """Group our anomalies of `days` into incidents (finops.anomalies.incident_groups) and return those incidents.
 
-    A group keeps the incident most of its anomalies already belonged to, so an incident keeps its id (and its
-    alert) when the detection runs again; an anomaly that joins an incident someone gave feedback on takes that
-    feedback. Incidents left without anomalies are deleted.
+    The anomalies of the day before the first of `days`, and every anomaly of an incident that touches them, are
+    grouped with them, so a spike that goes on from an earlier run's days joins its incident. A group keeps the
+    incident most of its anomalies already belonged to, so an incident keeps its id (and its alert) when the
+    detection runs again; an anomaly that joins an incident someone gave feedback on takes that feedback.
+    Incidents left without anomalies are deleted.
     """
+    days = sorted(set(days))
+    if not days:
+        return []
+    window = [days[0] - timedelta(days=1), *days]
+    ours = CostAnomaly.objects.filter(source=CostAnomaly.Source.COSTPLANE)
+    touching = ours.filter(day__in=window, incident__isnull=False).values("incident")
     anomalies = list(
-        CostAnomaly.objects.select_for_update()
-        .filter(source=CostAnomaly.Source.COSTPLANE, day__in=list(days))
-        .order_by("day", "id")
+        ours.select_for_update().filter(Q(day__in=window) | Q(incident__in=touching)).order_by("day", "id")
     )
     items = [{"day": anomaly.day, "impact": anomaly.impact, "resources": _resources(anomaly)} for anomaly in anomalies]
     incidents: list[CostAnomalyIncident] = []
     taken: set[int] = set()
     for group in incident_groups(items):
         members = [anomalies[position] for position in group]
-        lead = members[0]
+        first, last = min(member.day for member in members), max(member.day for member in members)
+        fields = {
+            "day": first,
+            "end_day": last if last != first else None,
+            "impact": incident_impact([items[position] for position in group]),
+        }
         votes = Counter(member.incident_id for member in members if member.incident_id not in (None, *taken))
         if votes:
             incident = CostAnomalyIncident.objects.get(pk=min(votes, key=lambda pk: (-votes[pk], pk)))
-            incident.day, incident.end_day, incident.impact = lead.day, None, lead.impact
-            incident.save(update_fields=["day", "end_day", "impact", "updated_at"])
+            for name, value in fields.items():
+                setattr(incident, name, value)
+            incident.save(update_fields=[*fields, "updated_at"])
         else:
-            incident = CostAnomalyIncident.objects.create(
-                source=CostAnomaly.Source.COSTPLANE, day=lead.day, impact=lead.impact
-            )
+            incident = CostAnomalyIncident.objects.create(source=CostAnomaly.Source.COSTPLANE, **fields)
         taken.add(incident.pk)
         incidents.append(incident)
         given = max((member for member in members if member.feedback), key=lambda m: m.feedback_at, default=None)
@@ -330,18 +340,19 @@ def anomaly_alert_specs(*, now: datetime) -> list:
         if not members:
             continue
         lead = members[0]
-        labels = [_dimension_label(anomaly) for anomaly in members]
+        labels = list(dict.fromkeys(_dimension_label(anomaly) for anomaly in members))
         seen = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
         top = (lead.contributors.get("usage_types") or [{}])[0].get("usage_type")
         team = next((teams.get(m.value) for m in members if m.dimension == CostAnomaly.Dimension.TEAM), None)
+        days = f"{incident.day} to {incident.end_day}" if incident.end_day else f"{incident.day}"
         specs.append(
             AlertSpec(
                 key=incident_alert_key(incident),
-                title=f"Cost anomaly: {seen} spent {incident.impact:,.2f} USD more than usual on {incident.day}",
+                title=f"Cost anomaly: {seen} spent {incident.impact:,.2f} USD more than usual on {days}",
                 text=(
-                    f"{lead.actual:,.2f} USD against an expected {lead.expected:,.2f} USD for {labels[0]} (median of "
-                    f"the same weekday over the previous weeks), score {lead.score:.1f}."
-                    + (f" Seen along {len(members)} dimensions: {seen}." if len(members) > 1 else "")
+                    f"{lead.actual:,.2f} USD against an expected {lead.expected:,.2f} USD for {labels[0]} on "
+                    f"{lead.day} (median of the same weekday over the previous weeks), score {lead.score:.1f}."
+                    + (f" Seen along {len(labels)} dimensions: {seen}." if len(labels) > 1 else "")
                     + (f" Largest contributor: {top}." if top else "")
                 ),
                 team=team,
@@ -349,8 +360,11 @@ def anomaly_alert_specs(*, now: datetime) -> list:
                 details={
                     "incident": incident.pk,
                     "anomalies": [anomaly.pk for anomaly in members],
-                    "dimensions": [{"dimension": m.dimension, "value": m.value} for m in members],
+                    "dimensions": [
+                        {"dimension": m.dimension, "value": m.value, "day": m.day.isoformat()} for m in members
+                    ],
                     "day": incident.day.isoformat(),
+                    "end_day": incident.end_day.isoformat() if incident.end_day else None,
                     "expected": f"{lead.expected:f}",
                     "actual": f"{lead.actual:f}",
                     "impact": f"{incident.impact:f}",

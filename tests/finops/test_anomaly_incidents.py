@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 
-from finops.anomalies import incident_groups
+from finops.anomalies import incident_groups, incident_impact
 from finops.models import Alert, Channel, CostAnomaly, CostAnomalyIncident, Notification
 from finops.services.anomalies import cost_anomalies_detect
 from tests.factories import TeamFactory
@@ -30,19 +30,21 @@ def item(day: date, impact: str, **resources: str) -> dict:
     }
 
 
-def test_it_groups_the_anomalies_of_a_day_that_share_most_of_their_rise():
-    day, other_day = date(2026, 3, 28), date(2026, 3, 29)
-    groups = incident_groups(
-        [
-            item(day, "790", job_runaway="700", job_a="90"),  # team vision
-            item(day, "805", job_runaway="700", job_a="90", endpoint_b="15"),  # its service
-            item(day, "300", notebook="300"),  # another team's spike, other resources
-            item(other_day, "790", job_runaway="700"),  # the same job another day: another incident
-            item(day, "100", job_a="40", other="60"),  # shares 40 of 100 with the first: under half
-            item(day, "60"),  # no resources named (Cost Explorer data): alone
-        ]
-    )
-    assert groups == [[1, 0], [2], [3], [4], [5]]
+def test_it_groups_the_anomalies_of_a_day_and_the_next_that_share_most_of_their_rise():
+    day = date(2026, 3, 28)
+    anomalies = [
+        item(day, "790", job_runaway="700", job_a="90"),  # team vision
+        item(day, "805", job_runaway="700", job_a="90", endpoint_b="15"),  # its service
+        item(day, "300", notebook="300"),  # another team's spike, other resources
+        item(day + timedelta(days=1), "700", job_runaway="700"),  # the job still running the next day
+        item(day + timedelta(days=3), "700", job_runaway="700"),  # the same job two days after that: news again
+        item(day, "100", job_a="40", other="60"),  # shares 40 of 100 with the first: under half
+        item(day, "60"),  # no resources named (Cost Explorer data): alone
+    ]
+    groups = incident_groups(anomalies)
+    assert groups == [[1, 0, 3], [2], [4], [5], [6]]
+    # Its impact: each day's largest view (805 on the 28th, 700 on the 29th), never the views added.
+    assert incident_impact([anomalies[position] for position in groups[0]]) == Decimal(1505)
 
 
 @pytest.fixture
@@ -106,9 +108,7 @@ def test_it_opens_one_alert_per_incident_through_the_channels_and_never_a_second
         assert len(receiver.texts()) == 1
 
 
-def test_it_leaves_incidents_under_the_alert_threshold_to_the_page(
-    spiky, settings, django_capture_on_commit_callbacks
-):
+def test_it_leaves_incidents_under_the_alert_threshold_to_the_page(spiky, settings, django_capture_on_commit_callbacks):
     settings.COSTPLANE_ANOMALY_ALERT_MIN_IMPACT = 1000
     with django_capture_on_commit_callbacks(execute=True):
         stored = cost_anomalies_detect(today=TODAY, now=NOW)
@@ -121,8 +121,14 @@ def test_the_migration_groups_the_anomalies_stored_before_and_keeps_one_open_ale
     shared = {"resources": [{"resource": "job-runaway", "actual": "700", "expected": "0", "change": "700"}]}
     team, service = (
         CostAnomaly.objects.create(
-            dimension=dimension, value=value, day=SPIKE, expected=Decimal(30), actual=Decimal(impact) + 30,
-            impact=Decimal(impact), score=50.0, contributors=shared,
+            dimension=dimension,
+            value=value,
+            day=SPIKE,
+            expected=Decimal(30),
+            actual=Decimal(impact) + 30,
+            impact=Decimal(impact),
+            score=50.0,
+            contributors=shared,
         )  # fmt: skip
         for dimension, value, impact in (("team", "vision", "700"), ("service", "Amazon SageMaker", "705"))
     )
