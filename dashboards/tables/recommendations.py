@@ -14,16 +14,15 @@ from django.utils.timesince import timesince
 from capacity.models import Recommendation
 from dashboards.tables.columns import NUMERIC, WRAP, MoneyColumn, money_html
 from dashboards.templatetags.costplane import exact
+from dashboards.templatetags.labels import enum_label, risk_label
 
 
 def performance_risk_html(value: Decimal | None):
-    """Compute Optimizer's performance risk, 0 (very low) to 4 (very high); Costplane's own has none."""
+    """Compute Optimizer's performance risk, 0 (very low) to 4 (very high), as "1 of 4 (low)" (the exact score in
+    the title); Costplane's own states none."""
     if value is None:
         return format_html('<span class="muted" title="{}">{}</span>', "The source states no performance risk", "—")
-    label = ("very low", "low", "medium", "high", "very high")[min(4, max(0, int(value)))]
-    return format_html(
-        '<span title="{} of 4">{}</span> <span class="muted">{}</span>', exact(value), exact(value), label
-    )
+    return format_html('<span title="Score {} of 4">{}</span>', exact(value), risk_label(value))
 
 
 def recommendation_resource_label(recommendation: Recommendation) -> str:
@@ -37,18 +36,19 @@ class RecommendationTable(tables.Table):
     """Recommendations (a queryset with account, team, resource selected); a row loads its detail with htmx into
     #recommendation-detail (the page's URL with the current filters and ?recommendation=<pk>)."""
 
+    # Ten columns in a 1,190 px card: text columns wrap (two short lines each), only money, state and age do not.
     resource = tables.Column(
         verbose_name="Resource", empty_values=(), order_by=("resource__name", "resource_arn"), attrs=WRAP
     )
-    team = tables.Column(verbose_name="Team", accessor="team__name", order_by=("team__name",), default="—")
-    account = tables.Column(verbose_name="Account, region", order_by=("account__name", "region"))
+    team = tables.Column(verbose_name="Team", accessor="team__name", order_by=("team__name",), default="—", attrs=WRAP)
+    account = tables.Column(verbose_name="Account, region", order_by=("account__name", "region"), attrs=WRAP)
     change = tables.Column(verbose_name="Current → recommended", empty_values=(), orderable=False, attrs=WRAP)
     finding = tables.Column(verbose_name="Finding, reasons", attrs=WRAP)
     monthly_savings = tables.Column(verbose_name="Savings / month", attrs=NUMERIC)
-    performance_risk = tables.Column(verbose_name="Performance risk", empty_values=())
-    source = tables.Column()
-    state = tables.Column()
-    first_seen = tables.Column(verbose_name="Age")
+    performance_risk = tables.Column(verbose_name="Risk", empty_values=(), attrs=WRAP)
+    source = tables.Column(attrs=WRAP)
+    state = tables.Column(attrs={"td": {"class": "state"}})
+    first_seen = tables.Column(verbose_name="Age", attrs={"td": {"class": "age"}})
 
     class Meta:
         attrs = {"id": "recommendations-table", "class": "data recommendations"}
@@ -73,14 +73,14 @@ class RecommendationTable(tables.Table):
             '<span class="resource-name" title="{}">{}</span><br><span class="muted">{}</span>',
             record.resource_arn,
             recommendation_resource_label(record),
-            record.resource_type,
+            enum_label(record.resource_type),
         )
 
     def render_account(self, record):
         return format_html(
-            '<span title="{}">{}</span> <span class="muted">{}</span>',
+            '<span title="{}">{}</span><br><span class="muted">{}</span>',
             record.account.account_id,
-            record.account.name,
+            record.account.name or record.account.account_id,
             record.region,
         )
 
@@ -92,8 +92,12 @@ class RecommendationTable(tables.Table):
         )
 
     def render_finding(self, value, record):
-        codes = format_html_join(" ", '<span class="reason-code">{}</span>', ((code,) for code in record.reason_codes))
-        return format_html("{} {}", value or "—", codes)
+        codes = format_html_join(
+            " ",
+            '<span class="reason-code" title="{}">{}</span>',
+            ((code, enum_label(code)) for code in record.reason_codes),
+        )
+        return format_html("{} {}", enum_label(value) if value else "—", codes)
 
     def render_monthly_savings(self, value):
         return money_html(value)

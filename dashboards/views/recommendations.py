@@ -51,6 +51,7 @@ from dashboards.tables.recommendations import (
     recommendation_resource_label,
     recommendations_csv,
 )
+from dashboards.templatetags.labels import enum_label, risk_label
 from dashboards.views.fragments import FragmentMixin
 from finops.roles import user_can_approve_for_team
 from finops.selectors.teams import team_get
@@ -117,11 +118,11 @@ def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
     if evidence.get("lookback_days"):
         rows.append(("Look-back", f"{evidence['lookback_days']} days"))
     if evidence.get("current_performance_risk"):
-        rows.append(("Current performance risk", str(evidence["current_performance_risk"])))
+        rows.append(("Current performance risk", risk_label(evidence["current_performance_risk"])))
     if evidence.get("last_refresh"):
         rows.append(("Compute Optimizer refreshed", str(evidence["last_refresh"])))
     if evidence.get("idle"):
-        rows.append(("Idle (Compute Optimizer)", str(evidence["idle"])))
+        rows.append(("Idle (Compute Optimizer)", enum_label(evidence["idle"])))
     shown = {
         "gpu_p95_percent", "gpu_memory_p95_percent", "gpu_memory_peak_percent", "gpu_memory_peak_mib",
         "gpu_memory_required_mib", "gpus_required", "hours_used", "hours_expected", "lookback_start", "lookback_end",

@@ -158,11 +158,11 @@ def test_it_lists_open_recommendations_with_their_savings_and_kpis(viewer_client
         ["Vision", "1", "$1,234.57"],
     ]
     rows = table_rows(html, "recommendations-table")
-    assert [row[0] for row in rows] == ["asr-prod SageMakerEndpoint", "vision-trainer Ec2Instance"]
+    assert [row[0] for row in rows] == ["asr-prod SageMaker endpoint", "vision-trainer EC2 instance"]
     trainer = rows[1]
     assert trainer[1:4] == ["Vision", "ml-prod us-east-1", "p4d.24xlarge → g5.12xlarge"]
-    assert trainer[4] == "Overprovisioned GPUOverprovisioned CPUOverprovisioned"
-    assert trainer[5:9] == ["$1,234.57", "1 low", "Compute Optimizer", "Open"]
+    assert trainer[4] == "Overprovisioned GPU overprovisioned CPU overprovisioned"
+    assert trainer[5:9] == ["$1,234.57", "1 of 4 (low)", "Compute Optimizer", "Open"]
     assert trainer[9] == "3 days"
     assert 'title="1234.5678"' in html
     assert rows[0][6] == "—" and rows[0][7] == "Costplane"
@@ -249,8 +249,11 @@ def test_it_shows_the_evidence_and_the_audit_trail_in_the_detail_fragment(viewer
 
     trainer = viewer_client.get(URL, {"recommendation": seeded["trainer"].pk}, **HTMX_DETAIL).content.decode()
     options = table_rows(trainer, "recommendation-options")
-    assert [(row[1], row[2]) for row in options] == [("g5.12xlarge", "1.0"), ("g6.12xlarge", "3.0")]
-    assert table_rows(trainer, "recommendation-utilisation") == [["GPU_PERCENTAGE", "MAXIMUM", "12.5"]]
+    assert [(row[1], row[2]) for row in options] == [("g5.12xlarge", "1 of 4 (low)"), ("g6.12xlarge", "3 of 4 (high)")]
+    assert table_rows(trainer, "recommendation-utilisation") == [["GPU %", "Maximum", "12.5"]]
+    evidence = dict(table_rows(re.sub(r"<(/?)th[^>]*>", r"<\1td>", trainer), "recommendation-evidence"))
+    assert evidence["Current performance risk"] == "0 of 4 (very low)"
+    assert "VeryLow" not in text(trainer.split("<details")[0]), "enum values as words outside the raw JSON"
 
 
 def test_it_lets_an_approver_of_the_team_approve_from_the_page(approver_client, vision_approver, seeded):
