@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver (`make run`) then leaves static files to WhiteNoise, which serves compressed copies.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
@@ -159,10 +161,26 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # collectstatic writes a gzip copy beside each file that shrinks (plotly.js 1.1 MB -> 0.37 MB); WhiteNoise sends
+    # it to browsers that accept gzip.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Serve static/ straight from the app folders when there is no collectstatic run (make run, tests).
-WHITENOISE_USE_FINDERS = True
+
+
+def static_collected(sources: list[Path], collected: Path) -> bool:
+    """Whether collectstatic's output holds a copy of every file under `sources` at least as new as the file."""
+    for source in sources:
+        for path in source.rglob("*"):
+            copy = collected / path.relative_to(source)
+            if path.is_file() and (not copy.is_file() or copy.stat().st_mtime < path.stat().st_mtime):
+                return False
+    return True
+
+
+# WhiteNoise serves collectstatic's output, compressed copies included, once it is up to date with static/: `make run`
+# and the Docker image collect before they serve. Until then (tests, or static/ edited since) it serves the files
+# where they are, uncompressed.
+WHITENOISE_USE_FINDERS = not static_collected(STATICFILES_DIRS, STATIC_ROOT)
 
 # --- REST API -------------------------------------------------------------------------------
 API_PAGE_MAX_LIMIT = env_int("COSTPLANE_API_MAX_LIMIT", 500, minimum=1)

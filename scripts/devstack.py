@@ -192,6 +192,17 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PY, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
 
+def static_collect(env: dict[str, str]) -> None:
+    """Copy static files into STATIC_ROOT with a gzip copy beside each: WhiteNoise then serves them compressed under
+    the development server too, as in production (config/settings.py)."""
+    manage(env, "collectstatic", "--no-input", "-v", "0")
+
+
+def web_argv(address: str = "127.0.0.1:8000") -> list[str]:
+    """The web process of `make run`: Django's development server, static files left to WhiteNoise."""
+    return [PY, str(ROOT / "manage.py"), "runserver", address, "--noreload"]
+
+
 def ensure_chromium() -> None:
     """Browser tests drive Debian's Chromium; install it when missing and we may."""
     if Path("/usr/bin/chromium").exists():
@@ -296,7 +307,8 @@ def command_run() -> int:
             children.append(sandbox_start(env))
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "costplane_bootstrap")
-        spawn(PY, str(ROOT / "manage.py"), "runserver", "127.0.0.1:8000", "--noreload")
+        static_collect(env)
+        spawn(*web_argv())
         say("serving http://127.0.0.1:8000 (Ctrl-C stops everything)")
         if sandbox:
             sandbox_wait(children[0])
