@@ -1,4 +1,4 @@
-from capacity.models.demand import GpuDemandDay, GpuDemandForecast
+from capacity.models.demand import GpuDemandDay, GpuDemandForecast, GpuPeakDay
 from capacity.models.inventory import InstanceTypeInfo, Resource
 from capacity.models.policies import Policy
 from capacity.models.prices import Price, ServiceQuota
@@ -18,6 +18,7 @@ __all__ = [
     "CollectionRun",
     "GpuDemandDay",
     "GpuDemandForecast",
+    "GpuPeakDay",
     "InstanceTypeInfo",
     "Policy",
     "Price",

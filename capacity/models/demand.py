@@ -8,9 +8,11 @@ MEASURE = {"max_digits": 28, "decimal_places": 8}
 class GpuDemandDay(models.Model):
     """GPU demand of one day for one (team, GPU model, instance family, region) slice.
 
-    `gpu_hours` is billed usage (usage quantity in hours x GPUs per instance type). `peak_gpus` is the
-    most GPUs running in any hour of the day where hourly inventory/utilisation data exists
-    (`peak_source` "hourly"); without it, the day's average concurrency, gpu_hours / 24 ("average").
+    `gpu_hours` is billed usage (usage quantity in hours x GPUs per instance type). `peak_gpus` is the slice's
+    most GPUs running in one hour of the day where the slice's machines have hourly data (`peak_source` "hourly");
+    without it, its average concurrency rounded up to whole GPUs, ceil(gpu_hours / 24) ("average"). These peaks
+    serve the per-group forecasts; slices' peaks never add up to the fleet's peak (they need not fall in the same
+    hour): that is GpuPeakDay.
     """
 
     class PeakSource(models.TextChoices):
@@ -23,7 +25,7 @@ class GpuDemandDay(models.Model):
     instance_family = models.CharField(max_length=32)
     region = models.CharField(max_length=32)
     gpu_hours = models.DecimalField(**MEASURE)
-    peak_gpus = models.DecimalField(**MEASURE)
+    peak_gpus = models.PositiveIntegerField(help_text="Whole GPUs.")
     peak_source = models.CharField(max_length=10, choices=PeakSource.choices)
     computed_at = models.DateTimeField()
 
@@ -37,6 +39,37 @@ class GpuDemandDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.team} {self.gpu_model} {self.gpu_hours} GPU-h"
+
+
+class GpuPeakDay(models.Model):
+    """The whole fleet's peak concurrent GPUs of one day, whole GPUs, never above `inventory_gpus`.
+
+    Where machines have hourly data that day (`source` "hourly"): the most GPUs running at once, the maximum over
+    the day's hours of the GPUs of every machine reporting in that hour (`peak_hour`); `hours_with_data` < 24 says
+    the day is partly covered. Without any hourly data ("average"): the fleet's billed GPU-hours / 24 rounded up,
+    an estimate from a daily total, capped at the GPUs in inventory that day. The two are different measures and
+    are shown apart.
+    """
+
+    class Source(models.TextChoices):
+        HOURLY = "hourly", "Hourly data"
+        AVERAGE = "average", "Daily average (no hourly data)"
+
+    day = models.DateField(unique=True)
+    peak_gpus = models.PositiveIntegerField(help_text="Whole GPUs.")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    peak_hour = models.DateTimeField(null=True, blank=True, help_text="The first hour of the peak (hourly days).")
+    hours_with_data = models.PositiveSmallIntegerField(default=0)
+    inventory_gpus = models.PositiveIntegerField(
+        help_text="GPUs of the inventoried machines that had not gone before the day (training jobs: those running)."
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} peak {self.peak_gpus} GPUs ({self.source})"
 
 
 class GpuDemandForecast(models.Model):

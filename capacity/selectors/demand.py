@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 
-from capacity.models import GpuDemandDay, GpuDemandForecast
+from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay
 
 
 def gpu_demand_exists() -> bool:
@@ -28,21 +28,24 @@ def gpu_demand_team_forecasts() -> dict[str, GpuDemandForecast]:
 
 
 def gpu_demand_daily(*, since: date) -> pd.DataFrame:
-    """The fleet's demand per day from `since`: columns day, gpu_hours, peak_gpus (Decimal sums over every slice)
-    and estimated (bool: some slice's peak is its daily average, for want of hourly data)."""
+    """The fleet's billed GPU-hours per day from `since`: columns day, gpu_hours (Decimal, summed over slices)."""
     daily = (
-        GpuDemandDay.objects.filter(day__gte=since)
-        .values("day")
-        .annotate(
-            gpu_hours=Sum("gpu_hours"),
-            peak_gpus=Sum("peak_gpus"),
-            estimated=Count("pk", filter=Q(peak_source=GpuDemandDay.PeakSource.AVERAGE)),
-        )
-        .order_by("day")
+        GpuDemandDay.objects.filter(day__gte=since).values("day").annotate(gpu_hours=Sum("gpu_hours")).order_by("day")
     )
-    history = pd.DataFrame(list(daily), columns=["day", "gpu_hours", "peak_gpus", "estimated"])
-    history["estimated"] = history["estimated"] > 0
-    return history
+    return pd.DataFrame(list(daily), columns=["day", "gpu_hours"])
+
+
+PEAK_COLUMNS = ["day", "peak_gpus", "source", "peak_hour", "hours_with_data", "inventory_gpus"]
+
+
+def gpu_fleet_peaks(*, since: date) -> pd.DataFrame:
+    """The fleet's peak concurrent GPUs per day from `since` (GpuPeakDay): columns PEAK_COLUMNS, whole GPUs.
+
+    `source` "hourly": the peak of the summed hourly series (`hours_with_data` of 24 covered); "average": an
+    estimate from billed GPU-hours on a day without hourly data. Never add the two kinds up or draw them as one.
+    """
+    rows = GpuPeakDay.objects.filter(day__gte=since).order_by("day").values_list(*PEAK_COLUMNS)
+    return pd.DataFrame(list(rows), columns=PEAK_COLUMNS)
 
 
 def gpu_hours_by_team(*, start: date, end: date) -> dict[str, Decimal]:

@@ -53,33 +53,60 @@ def gpu_demand_forecast(history: pd.DataFrame, points: pd.DataFrame) -> go.Figur
     return figure
 
 
-def gpu_peaks(frame: pd.DataFrame) -> go.Figure:
-    """Peak concurrent GPUs per day; days where some slice had no hourly data (its peak is the day's average
-    concurrency) are marked with hollow orange markers.
+PEAK_COLOURS = {"hourly": PALETTE[2], "average": PALETTE[1], "inventory": "#9aa5b1"}
 
-    `frame` has columns day, peak_gpus (Decimal), estimated (bool).
+
+def gpu_peaks(frame: pd.DataFrame) -> go.Figure:
+    """The fleet's peak concurrent GPUs per day, in whole GPUs, as separate series that are never joined: the peak
+    of the hourly data (days partly covered marked with hollow markers) and, on days without hourly data, the
+    estimate from the day's average concurrency; the GPUs in inventory each day above them.
+
+    `frame` has gpu_fleet_peaks' columns: day, peak_gpus, source ("hourly" | "average"), peak_hour,
+    hours_with_data, inventory_gpus.
     """
     figure = go.Figure()
     if frame.empty:
         return figure
     days = pd.to_datetime(frame["day"])
-    peaks = frame["peak_gpus"].astype(float)
+    hourly = (frame["source"] == "hourly").to_numpy()
+
+    def only(mask):  # the series on every day, None elsewhere, so that lines break where the kind changes
+        return [int(value) if keep else None for value, keep in zip(frame["peak_gpus"], mask, strict=True)]
+
     figure.add_scatter(
-        x=days, y=peaks, mode="lines", name="Peak GPUs", line={"color": PALETTE[2], "width": 1.8},
-        hovertemplate="%{y:,.1f} GPUs<extra>%{x|%Y-%m-%d}</extra>",
+        x=days, y=frame["inventory_gpus"].astype(int), mode="lines", name="GPUs in inventory",
+        line={"color": PEAK_COLOURS["inventory"], "width": 1, "shape": "hv"},
+        hovertemplate="%{y:,d} GPUs in inventory<extra>%{x|%Y-%m-%d}</extra>",
     )  # fmt: skip
-    estimated = frame["estimated"].astype(bool).to_numpy()
-    if estimated.any():
+    if (~hourly).any():
         figure.add_scatter(
-            x=days[estimated], y=peaks[estimated], mode="markers", name="Includes daily averages (no hourly data)",
-            marker={"color": "#fff", "size": 7, "line": {"color": PALETTE[1], "width": 2}},
-            hovertemplate="%{y:,.1f} GPUs, partly from daily averages<extra>%{x|%Y-%m-%d}</extra>",
+            x=days, y=only(~hourly), mode="lines+markers", connectgaps=False,
+            name="Estimate: average concurrency (no hourly data)",
+            line={"color": PEAK_COLOURS["average"], "width": 1.5, "dash": "dot"}, marker={"size": 3},
+            hovertemplate="about %{y:,d} GPUs on average (billed GPU-hours ÷ 24)<extra>%{x|%Y-%m-%d}</extra>",
         )  # fmt: skip
+    if hourly.any():
+        figure.add_scatter(
+            x=days, y=only(hourly), mode="lines", connectgaps=False, name="Peak GPUs (hourly data)",
+            line={"color": PEAK_COLOURS["hourly"], "width": 2},
+            customdata=[[int(hours or 0)] for hours in frame["hours_with_data"]],
+            hovertemplate="%{y:,d} GPUs at the peak hour (%{customdata[0]} of 24 hours with data)"
+            "<extra>%{x|%Y-%m-%d}</extra>",
+        )  # fmt: skip
+        partial = hourly & (frame["hours_with_data"] < 24).to_numpy()
+        if partial.any():
+            figure.add_scatter(
+                x=days[partial], y=frame["peak_gpus"][partial].astype(int), mode="markers",
+                name="Hourly data for part of the day",
+                marker={"color": "#fff", "size": 8, "line": {"color": PEAK_COLOURS["hourly"], "width": 2}},
+                customdata=[[int(hours)] for hours in frame["hours_with_data"][partial]],
+                hovertemplate="%{y:,d} GPUs over %{customdata[0]} of 24 hours<extra>%{x|%Y-%m-%d}</extra>",
+            )  # fmt: skip
     figure.update_layout(
-        height=240,
+        height=260,
         margin={"l": 60, "r": 10, "t": 10, "b": 30},
         legend={"orientation": "h", "y": -0.25},
-        yaxis={"title": "GPUs", "gridcolor": "#eef1f4", "rangemode": "tozero"},
+        yaxis={"title": "GPUs", "gridcolor": "#eef1f4", "rangemode": "tozero", "tickformat": ",d"},
         xaxis={"type": "date"},
         plot_bgcolor="#fff",
     )

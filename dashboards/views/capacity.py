@@ -21,6 +21,7 @@ from capacity.selectors.demand import (
     gpu_demand_exists,
     gpu_demand_fleet_forecast,
     gpu_demand_team_forecasts,
+    gpu_fleet_peaks,
     gpu_hours_by_team,
 )
 from capacity.selectors.inventory import gpu_fleet_summary, resource_teams, resources_listed
@@ -190,9 +191,10 @@ def gpu_demand_panel(*, today: date) -> dict:
     points = pd.DataFrame(fleet.points if fleet else [], columns=["day", *FORECAST_COLUMNS])
     if not history.empty or not points.empty:
         panel["chart"] = to_html(gpu_demand_forecast(history, points))
-    if not history.empty:
-        panel["peaks_chart"] = to_html(gpu_peaks(history))
-        panel["estimated_days"] = int(history["estimated"].sum())
+    peaks = gpu_fleet_peaks(since=today - timedelta(days=DEMAND_HISTORY_DAYS))
+    if not peaks.empty:
+        panel["peaks_chart"] = to_html(gpu_peaks(peaks))
+        panel["peaks"] = fleet_peaks_summary(peaks)
     if fleet is not None:
         panel["mase"] = (fleet.scores.get(fleet.model) or {}).get("mase")
     recent_since = today - timedelta(days=DEMAND_RECENT_DAYS)
@@ -214,6 +216,21 @@ def gpu_demand_panel(*, today: date) -> dict:
     }
     panel["table"] = GpuDemandTable(rows, fleet=fleet_row, ahead_days=DEMAND_AHEAD_DAYS, recent_days=DEMAND_RECENT_DAYS)
     return panel
+
+
+def fleet_peaks_summary(peaks: pd.DataFrame) -> dict:
+    """What the peaks chart's note says: the highest hourly peak with its day and the GPUs in inventory then, and
+    how many days are estimates (no hourly data) or partly covered."""
+    hourly = peaks[peaks["source"] == "hourly"]
+    summary = {
+        "estimated_days": int((peaks["source"] == "average").sum()),
+        "hourly_days": len(hourly),
+        "partial_days": int((hourly["hours_with_data"] < 24).sum()),
+    }
+    if not hourly.empty:
+        top = hourly.loc[hourly["peak_gpus"].idxmax()]
+        summary["highest"] = {"gpus": int(top["peak_gpus"]), "day": top["day"], "inventory": int(top["inventory_gpus"])}
+    return summary
 
 
 FRESHNESS_KINDS = (CollectionRun.Kind.INVENTORY, CollectionRun.Kind.UTILISATION, CollectionRun.Kind.QUOTAS)

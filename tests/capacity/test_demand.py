@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from capacity.models import GpuDemandDay, GpuDemandForecast, InstanceTypeInfo
+from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay, InstanceTypeInfo, Resource
+from capacity.selectors.demand import gpu_fleet_peaks
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
 from tests.capacity.conftest import TODAY
 
@@ -55,3 +57,65 @@ def test_it_forecasts_six_months_of_gpu_hours_with_intervals(billed_and_collecte
         )
         assert 0 <= low95 <= low80 <= mean <= up80 <= up95
     assert GpuDemandForecast.objects.filter(team="vision").exists()
+
+
+def reference_hourly_gpus() -> dict:
+    """Plain SQL: per hour, the GPUs of the machines that reported a CPU or GPU datapoint in it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT running.hour, SUM(t.gpu_count * GREATEST(r.instance_count, 1))"
+            " FROM (SELECT DISTINCT resource_id, hour FROM capacity_utilisationhour"
+            "       WHERE metric IN ('cpu', 'gpu') AND average IS NOT NULL) running"
+            " JOIN capacity_resource r ON r.id = running.resource_id"
+            " JOIN capacity_instancetypeinfo t ON t.id = r.type_info_id AND t.gpu_count > 0"
+            " GROUP BY running.hour"
+        )
+        return dict(cursor.fetchall())
+
+
+def reference_inventory_gpus(day) -> int:
+    """GPUs of the inventoried machines (instances, endpoints, notebooks) not gone before `day`, and of the
+    training jobs running on it."""
+    day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    total = 0
+    for resource in Resource.objects.filter(type_info__gpu_count__gt=0).select_related("type_info"):
+        gpus = resource.type_info.gpu_count * max(resource.instance_count, 1)
+        if resource.kind == Resource.Kind.SAGEMAKER_TRAINING_JOB:
+            began = datetime.fromisoformat(resource.details["training_start"])
+            ended = datetime.fromisoformat(resource.details["training_end"])
+            total += gpus if began < day_start + timedelta(days=1) and ended > day_start else 0
+        elif resource.kind in ("ec2_instance", "sagemaker_endpoint", "sagemaker_notebook"):
+            total += gpus if resource.gone_at is None or resource.gone_at > day_start else 0
+    return total
+
+
+def test_the_fleet_peak_is_the_peak_of_the_summed_hourly_series_within_the_inventory(billed_and_collected):
+    start, end = TODAY - timedelta(days=30), TODAY
+    gpu_demand_compute(start=start, end=end)
+    by_hour = {hour: gpus for hour, gpus in reference_hourly_gpus().items() if start <= hour.date() < end}
+    hourly_peaks: dict = {}
+    for hour, gpus in by_hour.items():
+        hourly_peaks[hour.date()] = max(hourly_peaks.get(hour.date(), 0), gpus)
+    billed: dict = {}
+    for row in GpuDemandDay.objects.all():
+        billed[row.day] = billed.get(row.day, Decimal(0)) + row.gpu_hours
+    peaks = {row.day: row for row in GpuPeakDay.objects.all()}
+    assert set(peaks) == set(hourly_peaks) | set(billed)
+    assert {day for day, row in peaks.items() if row.source == "hourly"} == set(hourly_peaks)
+    assert GpuPeakDay.objects.filter(source="average").exists(), "days before the 14 days of metrics"
+    for day, row in peaks.items():
+        inventory = reference_inventory_gpus(day)
+        assert row.inventory_gpus == inventory > 0
+        assert isinstance(row.peak_gpus, int) and 0 <= row.peak_gpus <= inventory, day
+        if row.source == "hourly":
+            assert row.peak_gpus == hourly_peaks[day], day
+            assert by_hour[row.peak_hour] == row.peak_gpus
+            assert row.hours_with_data == sum(1 for hour in by_hour if hour.date() == day)
+        else:
+            assert row.peak_gpus == min(math.ceil(billed[day] / 24), inventory), day
+    # The slices keep their own peaks, whole GPUs too; added up they are no fleet peak.
+    assert all(isinstance(row.peak_gpus, int) for row in GpuDemandDay.objects.all())
+    selector = gpu_fleet_peaks(since=start)
+    assert dict(zip(selector["day"], selector["peak_gpus"], strict=True)) == {
+        day: row.peak_gpus for day, row in peaks.items()
+    }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from capacity.models import GpuDemandDay, GpuDemandForecast
+from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
 from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows, text
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
@@ -61,8 +62,8 @@ def test_it_shows_the_fleet_forecast_with_its_model_and_backtest_score(forecast_
     if fleet.fallback:
         assert text(re.search(r'id="forecast-fallback">(.*?)</p>', panel, re.S).group(1)) == text(fleet.fallback)
     assert 'id="gpu-peaks-chart"' in panel
-    assert GpuDemandDay.objects.filter(peak_source="average").exists()
-    assert "Includes daily averages (no hourly data)" in panel
+    assert GpuPeakDay.objects.filter(source="average").exists()
+    assert '"name":"Estimate: average concurrency (no hourly data)"' in panel
 
 
 def test_it_lists_recent_and_forecast_gpu_hours_per_team(forecast_made, viewer_client):
@@ -106,3 +107,37 @@ def test_it_says_how_demand_is_produced_when_none_exists(db, settings, viewer_cl
 def test_it_shows_the_empty_forecast_panel_without_inventory(viewer_client):
     html = viewer_client.get("/capacity/").content.decode()
     assert "No inventory yet" in html and 'id="forecast-empty"' in html
+
+
+def plotted_traces(html: str, element_id: str) -> dict[str, dict]:
+    """{trace name: trace} of the figure embedded in `element_id`."""
+    chart = html[html.index(f'id="{element_id}"') :]
+    start = chart.index("Plotly.newPlot(")
+    data, _ = json.JSONDecoder().raw_decode(chart[chart.index(",", start) + 1 :].lstrip())
+    return {trace["name"]: trace for trace in data}
+
+
+def test_it_draws_the_fleet_peak_in_whole_gpus_apart_from_the_estimates_and_within_the_inventory(
+    forecast_made, viewer_client
+):
+    html = viewer_client.get("/capacity/").content.decode()
+    traces = plotted_traces(html, "gpu-peaks-chart")
+    stored = {row.day: row for row in GpuPeakDay.objects.filter(day__gte=forecast_made - timedelta(days=120))}
+    hourly = traces["Peak GPUs (hourly data)"]
+    estimate = traces["Estimate: average concurrency (no hourly data)"]
+    days = [date.fromisoformat(day[:10]) for day in hourly["x"]]
+    assert days == sorted(stored) and [day[:10] for day in estimate["x"]] == [day[:10] for day in hourly["x"]]
+    for day, peak, guess in zip(days, hourly["y"], estimate["y"], strict=True):
+        row = stored[day]
+        # One series per kind: a day is drawn in exactly one of them, in whole GPUs.
+        assert (peak, guess) == ((row.peak_gpus, None) if row.source == "hourly" else (None, row.peak_gpus))
+        assert isinstance(row.peak_gpus, int) and row.peak_gpus <= row.inventory_gpus
+    assert any(row.source == "hourly" for row in stored.values())
+    highest = max((row for row in stored.values() if row.source == "hourly"), key=lambda row: row.peak_gpus)
+    note = text(re.search(r'id="gpu-peaks-note">(.*?)</p>', html, re.S).group(1))
+    assert note.startswith(
+        f"Highest: {highest.peak_gpus} GPUs running at once on {highest.day:%Y-%m-%d}, "
+        f"of {highest.inventory_gpus} in inventory that day."
+    )
+    estimated = sum(1 for row in stored.values() if row.source == "average")
+    assert f"Dotted: {estimated} days without hourly data" in note
