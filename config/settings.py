@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The reports' cost bases (billed, effective, list) and a budget's (billed, effective) are different sets.
+    "ENUM_NAME_OVERRIDES": {"ReportCostBasisEnum": "finops.reports.COST_BASES"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

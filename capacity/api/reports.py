@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -13,12 +14,33 @@ from config.api import StrictQueryParams
 from finops.api.reports import (
     REPORT_PARAMETERS,
     ReportCSVRenderer,
+    ReportItemSerializer,
     ReportSerializer,
     frame_envelope,
     report_error_response,
     report_response,
 )
 from finops.reports import REPORT_PARAMS, ReportError
+
+
+class UnitCostItemSerializer(ReportItemSerializer):
+    cost_with_predictions = serializers.CharField(
+        help_text="The serving cost of the endpoint-days with Invocations data (decimal string): "
+        "cost_per_1000_predictions = cost_with_predictions x 1000 / predictions."
+    )
+    predictions = serializers.CharField(
+        allow_null=True, help_text="Invocations counted (decimal string); null where no datapoint exists (unknown)."
+    )
+    cost_per_1000_predictions = serializers.CharField(
+        allow_null=True, help_text="Decimal string to 10 fractional digits; null where predictions are unknown."
+    )
+    training_cost = serializers.CharField(help_text="The training jobs' cost (decimal string).")
+
+
+class UnitCostReportSerializer(ReportSerializer):
+    rules_version = serializers.IntegerField()
+    training_total = serializers.CharField(help_text="The sum of the items' training_cost.")
+    items = UnitCostItemSerializer(many=True)
 
 
 class AllocationReportView(StrictQueryParams, APIView):
@@ -47,14 +69,16 @@ class AllocationReportView(StrictQueryParams, APIView):
 class UnitCostReportView(StrictQueryParams, APIView):
     """Cost per 1,000 predictions of each served model, and what training cost, by the requested keys.
 
-    `cost` is serving cost (SageMaker endpoints' lines); items sum to `total`. `predictions` is null where
-    no Invocations datapoint exists (unknown, not zero); `training_cost` is the training jobs' cost.
+    `cost` is serving cost (SageMaker endpoints' lines); items sum to `total`. `cost_with_predictions` is the part of
+    it on endpoint-days with Invocations data, what `cost_per_1000_predictions` divides by `predictions`;
+    `predictions` is null where no Invocations datapoint exists (unknown, not zero); `training_cost` is the
+    training jobs' cost.
     """
 
     renderer_classes = [JSONRenderer, ReportCSVRenderer]
     accepted_query_params = REPORT_PARAMS
 
-    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=REPORT_PARAMETERS, responses={200: UnitCostReportSerializer, 400: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             report = unit_cost_report(params=dict(request.query_params.lists()), today=timezone.now().date())

@@ -6,27 +6,38 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.charts.base import PALETTE
+from dashboards.templatetags.costplane import money, unit_price
 
 
 def unit_cost_by_group(frame: pd.DataFrame) -> go.Figure:
-    """Horizontal bars of cost per 1,000 predictions per model version (or endpoint), dearest on top.
+    """Horizontal bars of cost per 1,000 predictions per model version (or endpoint), dearest on top, labelled as the
+    table shows them (costplane.unit_price); the hover names the cost and the predictions it divides.
 
-    `frame` has columns label, cost_per_1000_predictions (Decimal; rows with unknown predictions left out).
+    `frame` has columns label, cost_with_predictions, predictions, cost_per_1000_predictions (Decimal; rows with
+    unknown predictions left out).
     """
     figure = go.Figure()
     frame = frame[frame["cost_per_1000_predictions"].notna()]
     if frame.empty:
         return figure
     frame = frame.assign(value=frame["cost_per_1000_predictions"].astype(float)).sort_values("value")
+    texts = [unit_price(value) for value in frame["cost_per_1000_predictions"]]
     figure.add_bar(
         x=frame["value"],
         y=frame["label"],
         orientation="h",
         marker_color=PALETTE[0],
-        text=[f"${value:,.4g}" for value in frame["value"]],
+        text=texts,
         textposition="outside",
         cliponaxis=False,
-        hovertemplate="%{y}: %{x:$,.4f} per 1,000 predictions<extra></extra>",
+        customdata=[
+            [text, money(cost), f"{count:,.0f}"]
+            for text, cost, count in zip(texts, frame["cost_with_predictions"], frame["predictions"], strict=True)
+        ],
+        hovertemplate=(
+            "%{y}: %{customdata[0]} per 1,000 predictions"
+            "<br>%{customdata[1]} over %{customdata[2]} predictions<extra></extra>"
+        ),
         name="Cost per 1,000 predictions",
     )
     figure.update_layout(
@@ -58,18 +69,19 @@ def unit_cost_daily(frame: pd.DataFrame) -> go.Figure:
     for index, label in enumerate(dict.fromkeys(frame["label"])):
         rows = frame[frame["label"] == label]
         values = {
-            pd.Timestamp(period): None if value is None or pd.isna(value) else float(value)
+            pd.Timestamp(period): None if value is None or pd.isna(value) else value
             for period, value in zip(rows["period"], rows["cost_per_1000_predictions"], strict=True)
         }
         figure.add_scatter(
             x=days,
-            y=[values.get(day) for day in days],
+            y=[None if values.get(day) is None else float(values[day]) for day in days],
+            customdata=[unit_price(values.get(day)) for day in days],
             mode="lines+markers",
             name=label,
             connectgaps=False,
             line={"color": PALETTE[index % len(PALETTE)], "width": 2},
             marker={"size": 5},
-            hovertemplate=f"{label}: %{{y:$,.4f}}<extra>%{{x|%Y-%m-%d}}</extra>",
+            hovertemplate=f"{label}: %{{customdata}} per 1,000<extra>%{{x|%Y-%m-%d}}</extra>",
         )
     figure.update_layout(
         height=340,

@@ -10,13 +10,17 @@ import pandas as pd
 from django.utils.html import format_html
 
 from dashboards.tables.columns import NUMERIC, MoneyColumn
-from dashboards.templatetags.costplane import exact, money
+from dashboards.templatetags.costplane import exact, unit_price
 from finops.reports import UNALLOCATED
 
 UNKNOWN_PREDICTIONS = format_html(
     '<span class="no-data" title="No Invocations datapoint in the window: unknown, not zero">{}</span>', "unknown"
 )
 UNTAGGED_LABEL = "untagged"
+COST_WITH_PREDICTIONS_TITLE = (
+    "The serving cost of the endpoint-days with Invocations data: cost per 1,000 = this x 1,000 / predictions. "
+    "Days without data add neither cost nor predictions."
+)
 
 
 def unit_key(record: dict, aggregate: tuple[str, ...]) -> tuple[str, ...]:
@@ -32,7 +36,8 @@ def unit_key_label(key: tuple[str, ...], aggregate: tuple[str, ...]) -> str:
 
 
 def unit_cost_table_rows(items: pd.DataFrame, *, aggregate: tuple[str, ...]) -> list[dict]:
-    """unit_costs' items of a whole window as rows: key, label, the key values by name, cost, predictions
+    """unit_costs' items of a whole window as rows: key, label, the key values by name, cost, cost_with_predictions
+    (the serving cost of the endpoint-days whose predictions are known: what the cost per 1,000 divides), predictions
     (None = unknown), cost_per_1000_predictions, training_cost; most serving cost first, then training cost."""
     rows = []
     for record in items.to_dict("records"):
@@ -45,6 +50,7 @@ def unit_cost_table_rows(items: pd.DataFrame, *, aggregate: tuple[str, ...]) -> 
                 "model": record.get("tag:model"),
                 "model_version": record.get("tag:model_version"),
                 "cost": record["cost"],
+                "cost_with_predictions": record["cost_with_predictions"],
                 "predictions": record["predictions"],
                 "cost_per_1000_predictions": record["cost_per_1000_predictions"],
                 "training_cost": record["training_cost"],
@@ -72,19 +78,22 @@ def unit_cost_daily_rows(items: pd.DataFrame, *, aggregate: tuple[str, ...], key
 
 
 def unit_price_html(value: Decimal | None):
-    """Cost per 1,000 predictions: to the cent, or to four significant digits below a dime (a cheap model's
-    cost per 1,000 is often a fraction of a cent); the exact value in the title."""
+    """Cost per 1,000 predictions as the charts show it (costplane.unit_price); the exact value in the title."""
     if value is None:
         return "—"
-    text = money(value) if abs(value) >= Decimal("0.1") else f"${value:.4g}" if value else "$0.00"
-    return format_html('<span title="{}" data-exact="{}">{}</span>', exact(value), exact(value), text)
+    return format_html('<span title="{}" data-exact="{}">{}</span>', exact(value), exact(value), unit_price(value))
 
 
 class UnitCostTable(tables.Table):
-    """unit_cost_table_rows' rows: serving cost, predictions (unknown where no datapoint), cost per 1,000."""
+    """unit_cost_table_rows' rows: serving cost, the serving cost of the days with predictions counted, predictions
+    (unknown where no datapoint), cost per 1,000 (= the days' cost x 1,000 / predictions, recomputable from the row)."""
 
     label = tables.Column(verbose_name="Model version", footer="Total", attrs={"tf": {"class": "total-label"}})
     cost = MoneyColumn(verbose_name="Serving cost")
+    cost_with_predictions = MoneyColumn(
+        verbose_name="Serving cost of days with predictions",
+        attrs={**NUMERIC, "th": {"class": "num", "title": COST_WITH_PREDICTIONS_TITLE}},
+    )
     predictions = tables.Column(verbose_name="Predictions", attrs=NUMERIC, empty_values=())
     cost_per_1000_predictions = tables.Column(verbose_name="Cost per 1,000 predictions", attrs=NUMERIC, empty_values=())
     training_cost = MoneyColumn(verbose_name="Training cost")

@@ -6,13 +6,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
 from tests.capacity.conftest import TODAY
 
-pytestmark = pytest.mark.django_db
 WINDOW = f"{TODAY - timedelta(days=14)},{TODAY}"
 
 
+@pytest.mark.django_db
 def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_version(billed_and_collected, viewer_api):
     body = viewer_api.get("/api/v1/unit-costs/", {"window": WINDOW, "aggregate": "resource"}).json()
     items = {item["key"]["resource"]: item for item in body["items"]}
@@ -36,6 +37,7 @@ def test_it_reports_cost_per_thousand_predictions_and_training_cost_per_model_ve
     assert any(Decimal(item["training_cost"]) > 0 for item in by_version["items"])
 
 
+@pytest.mark.django_db
 def test_it_reports_idle_gpu_cost_inside_the_owning_teams_cost(billed_and_collected, viewer_api):
     body = viewer_api.get("/api/v1/allocations/", {"window": WINDOW, "aggregate": "tag:team"}).json()
     items = {item["key"]["tag:team"]: item for item in body["items"]}
@@ -45,3 +47,17 @@ def test_it_reports_idle_gpu_cost_inside_the_owning_teams_cost(billed_and_collec
     assert all(Decimal(0) <= idle[team] <= Decimal(items[team]["cost"]) for team in items)
     csv_lines = viewer_api.get("/api/v1/allocations/", {"window": WINDOW, "aggregate": "tag:team", "format": "csv"})
     assert csv_lines.content.decode().splitlines()[0] == "tag:team,period,cost,shared_cost,idle_cost"
+
+
+def test_the_schema_documents_the_cost_that_cost_per_thousand_divides():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    response = schema["paths"]["/api/v1/unit-costs/"]["get"]["responses"]["200"]["content"]["application/json"]
+    envelope = components[response["schema"]["$ref"].rsplit("/", 1)[-1]]
+    item = components[envelope["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert {"cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions", "training_cost"} <= set(
+        item["required"]
+    )
+    assert "cost_with_predictions x 1000 / predictions" in item["properties"]["cost_with_predictions"]["description"]
+    assert item["properties"]["predictions"]["nullable"] is True
+    assert "training_total" in envelope["properties"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -9,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from dashboards.templatetags.costplane import unit_price
 from finops.services.billing_import import billing_export_import
 from sandbox.server import seed_exports
 from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows
@@ -72,19 +74,21 @@ def test_it_shows_cost_per_thousand_predictions_equal_to_the_unit_costs_api(sand
     assert served, "the busy endpoints' models have a cost per 1,000 predictions"
     checked = 0
     for row, exact in zip(rows, values, strict=True):
-        label, cost, predictions, per_thousand, training = row
+        label, cost, metered_cost, predictions, per_thousand, training = row
         key = re.sub(r"\(untagged [^)]*\)", "", label).strip()
         item = items.get(key) or next(item for name, item in items.items() if name.strip() == key)
         assert cents(exact[1]) == cents(item["cost"]) and cost == f"${cents(item['cost']):,}"
-        assert cents(exact[4]) == cents(item["training_cost"])
+        assert Decimal(exact[2]) == Decimal(item["cost_with_predictions"])
+        assert metered_cost == f"${cents(item['cost_with_predictions']):,}"
+        assert cents(exact[5]) == cents(item["training_cost"])
         if item["predictions"] is None:
             assert predictions in ("unknown", "—") and per_thousand == "—"
             assert predictions == "unknown" or Decimal(item["cost"]) == 0
         else:
             assert predictions == f"{Decimal(item['predictions']):,.0f}"
         if item["cost_per_1000_predictions"] is not None:
-            assert cents(exact[3]) == cents(item["cost_per_1000_predictions"])
-            assert Decimal(exact[3]) == Decimal(item["cost_per_1000_predictions"])
+            assert cents(exact[4]) == cents(item["cost_per_1000_predictions"])
+            assert Decimal(exact[4]) == Decimal(item["cost_per_1000_predictions"])
             checked += 1
     assert checked == len(served)
     total = re.search(r'id="unit-serving-total"[^>]*>([^<]*)<', html).group(1)
@@ -112,10 +116,10 @@ def test_it_shows_unknown_predictions_for_endpoints_without_invocations_data(san
     assert unknown, "the sandbox has an endpoint without Invocations datapoints"
     rows = {row[0]: row for row in table_rows(html, "unit-cost-table")}
     for name in unknown:
-        assert rows[name][2:4] == ["unknown", "—"], "no data is unknown, never 0"
+        assert rows[name][2:5] == ["$0.00", "unknown", "—"], "no data is unknown, never 0, and no day's cost counts"
     known = {name.rsplit("/", 1)[-1]: item for name, item in items.items() if item["predictions"] is not None}
     for name, item in known.items():
-        assert rows[name][2] == f"{Decimal(item['predictions']):,.0f}"
+        assert rows[name][3] == f"{Decimal(item['predictions']):,.0f}"
     assert "window=7d&amp;aggregate=resource" in html
 
 
@@ -156,3 +160,47 @@ def test_it_says_so_when_the_window_has_no_serving_or_training_cost(viewer_clien
     html = viewer_client.get("/unit-economics/", {"window": "lastmonth"}).content.decode()
     assert "No serving or training cost in this window" in html
     assert 'class="plotly-graph-div"' not in html
+
+
+def plotted_bars(html: str, element_id: str) -> dict[str, str]:
+    """The bar chart in `element_id` as {bar label: the text drawn beside it}, from the figure the page embeds."""
+    chart = html[html.index(f'id="{element_id}"') :]
+    start = chart.index("Plotly.newPlot(")
+    arguments = chart[chart.index(",", start) + 1 :].lstrip()
+    data, _ = json.JSONDecoder().raw_decode(arguments)
+    return dict(zip(data[0]["y"], data[0]["text"], strict=True))
+
+
+def test_it_shows_the_cost_its_cost_per_thousand_divides_and_rounds_it_as_the_chart_does(sandbox_loaded, viewer_client):
+    html = viewer_client.get("/unit-economics/").content.decode()
+    header = re.findall(r"<th[^>]*>(.*?)</th>", html[html.index('id="unit-cost-table"') :], re.S)[:6]
+    assert [re.sub(r"<[^>]+>", "", cell).strip() for cell in header] == [
+        "Model version", "Serving cost", "Serving cost of days with predictions", "Predictions",
+        "Cost per 1,000 predictions", "Training cost",
+    ]  # fmt: skip
+    bars = plotted_bars(html, "unit-cost-chart")
+    recomputed = partial = 0
+    for row in table_rows(html, "unit-cost-table"):
+        label, cost, metered_cost, predictions, per_thousand, _ = row
+        if per_thousand == "—":
+            continue
+        # Recomputed from the row as shown: the cost of the days with predictions over the predictions.
+        metered, count = Decimal(metered_cost.strip("$").replace(",", "")), Decimal(predictions.replace(",", ""))
+        figure = metered * 1000 / count
+        shown = Decimal(per_thousand.strip("$").replace(",", ""))
+        assert abs(figure - shown) <= Decimal("0.005") + Decimal("0.005") * 1000 / count, (label, figure, shown)
+        recomputed += 1
+        if metered != Decimal(cost.strip("$").replace(",", "")):
+            partial += 1
+            whole = Decimal(cost.strip("$").replace(",", "")) * 1000 / count
+            assert abs(whole - shown) > Decimal("0.01"), "the whole serving cost would give another figure"
+        assert bars[label] == per_thousand, "the chart's label is the table's figure, rounded the same way"
+    assert recomputed == len(bars) > 0
+    assert partial > 0, "some endpoint-days in the window have no Invocations data, and the row says what counts"
+
+
+def test_a_price_below_a_dime_keeps_four_significant_digits_without_an_exponent():
+    assert unit_price(Decimal("2.0718")) == "$2.07"
+    assert unit_price(Decimal("0.0123456")) == "$0.01235"
+    assert unit_price(Decimal("0.000012346")) == "$0.00001235"
+    assert unit_price(Decimal(0)) == "$0.00" and unit_price(None) == "—"
