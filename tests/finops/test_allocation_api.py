@@ -79,3 +79,18 @@ def test_it_reports_tag_coverage_by_day_and_account_and_the_top_untagged_resourc
     ]
     missing = viewer_api.get("/api/v1/tag-coverage/", {"window": WINDOW})
     assert missing.status_code == 400 and "key" in missing.json()["errors"]
+
+
+@pytest.mark.django_db
+@pytest.mark.clock("2026-03-15T10:00:00Z")
+def test_it_answers_ninety_days_and_year_to_date_in_complete_utc_days(tmp_path, viewer_api):
+    billing_export_import(location=str(write_focus(tmp_path / "focus.csv", focus_rows(days=31))))
+    whole = viewer_api.get("/api/v1/costs/", {"window": WINDOW}).json()["total"]
+    assert Decimal(whole) == Decimal("116.25")
+    for report in ("/api/v1/costs/", "/api/v1/allocations/"):
+        ninety = viewer_api.get(report, {"window": "90d"}).json()
+        assert ninety["window"] == {"start": "2025-12-15", "end": "2026-03-15"}
+        year = viewer_api.get(report, {"window": "ytd", "aggregate": "tag:team"}).json()
+        assert year["window"] == {"start": "2026-01-01", "end": "2026-03-15"}
+        assert ninety["total"] == year["total"] == whole
+        assert viewer_api.get(report, {"window": "30d"}).json()["items"] == []
