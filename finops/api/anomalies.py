@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import StrictQueryParams
 from finops.filtersets import CostAnomalyFilterSet
 from finops.models import CostAnomaly, CostAnomalyIncident
 from finops.permissions import CanViewCosts
@@ -71,7 +72,7 @@ class CostAnomalySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CostAnomalyViewSet(viewsets.ReadOnlyModelViewSet):
+class CostAnomalyViewSet(StrictQueryParams, viewsets.ReadOnlyModelViewSet):
     """Cost anomalies, ours (source "costplane") and AWS Cost Anomaly Detection's (source "aws"), newest first: one
     item per incident, with the dimensions that saw it."""
 
@@ -86,7 +87,7 @@ class FeedbackSerializer(serializers.Serializer):
     feedback = serializers.ChoiceField(choices=CostAnomaly.Feedback.choices)
 
 
-class CostAnomalyFeedbackView(APIView):
+class CostAnomalyFeedbackView(StrictQueryParams, APIView):
     """Say whether an incident was real, expected or not an anomaly (each of its dimensions takes it). "expected"
     and "not_anomaly" suppress new anomalies of the same services/accounts/teams for a while (see
     finops.services.anomalies)."""
