@@ -16,6 +16,16 @@ from decimal import Decimal
 import pandas as pd
 
 HOURS_PER_MONTH = Decimal(730)
+# The GPU types a machine may be moved to, besides those the fleet runs: current NVIDIA types from one GPU up (their
+# `ml.` twins for SageMaker endpoints). Their prices are fetched with the fleet's, so that a fleet of one GPU type
+# can still be right-sized; a type without a price in a region is no candidate there.
+TARGET_INSTANCE_TYPES = (
+    "g4dn.xlarge", "g4dn.2xlarge", "g4dn.4xlarge", "g4dn.12xlarge",
+    "g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.12xlarge",
+    "g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.12xlarge",
+    "g6e.xlarge", "g6e.2xlarge", "g6e.12xlarge",
+    "p4d.24xlarge", "p5.48xlarge",
+)  # fmt: skip
 HOURS_COLUMNS = ["resource_id", "metric", "hour", "average", "maximum"]
 RESOURCE_COLUMNS = [
     "resource_id", "service", "region", "instance_type", "instance_count", "gpu_count", "gpu_memory_mib",
@@ -89,6 +99,7 @@ def gpu_rightsizing(
                 f"Only {hours_used} of {hours_expected} hours have GPU and GPU memory data (needs {min_coverage:.0%})."
             )
             continue
+        gpu_mean = float(own_gpu["average"].mean())
         gpu_p95 = float(own_gpu["average"].quantile(percentile))
         memory_p95 = float(own_memory["average"].quantile(percentile))
         memory_peak_percent = float(own_memory["maximum"].max())
@@ -97,6 +108,8 @@ def gpu_rightsizing(
         # The GPUs' work must fit too: p95 busy GPUs of the current type, plus the same headroom.
         required_gpus = max(1, math.ceil(gpu_p95 / 100 * resource["gpu_count"] * (1 + memory_headroom) - 1e-9))
         evidence = {
+            "gpu_mean_percent": round(gpu_mean, 4),
+            "gpu_memory_mean_percent": round(float(own_memory["average"].mean()), 4),
             "gpu_p95_percent": round(gpu_p95, 4),
             "gpu_memory_p95_percent": round(memory_p95, 4),
             "gpu_memory_peak_percent": round(memory_peak_percent, 4),
@@ -148,6 +161,12 @@ def gpu_rightsizing(
             continue
         best = fitting[0]
         new_price = Decimal(best["hourly_usd"])
+        evidence |= {
+            "current_hourly_usd": str(current_price),
+            "recommended_hourly_usd": str(new_price),
+            "hourly_price_delta_usd": str(new_price - current_price),
+            "instance_count": int(resource["instance_count"]),
+        }
         results.append(
             {
                 "resource_id": resource_id,

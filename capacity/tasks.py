@@ -26,7 +26,7 @@ from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
 from capacity.services.recommendations import recommendations_announce
-from capacity.services.rightsizing import gpu_rightsizing_refresh
+from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
 from capacity.services.utilisation import utilisation_collect
 from finops.models import CloudAccount
 
@@ -56,8 +56,10 @@ def capacity_ingest_all() -> None:
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def prices_ingest() -> None:
+    """The prices of the fleet's types, then the facts and prices of the GPU types right-sizing may move to."""
     regions, instance_types = inventoried_types()
     prices_refresh(regions=regions, instance_types=instance_types)
+    rightsizing_targets_refresh()
 
 
 @shared_task

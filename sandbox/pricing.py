@@ -2,7 +2,8 @@
 
 Each product is a JSON string as AWS returns it (product attributes, OnDemand terms, pricePerUnit in
 USD with 10 fractional digits). EC2 lists Linux and Windows shared-tenancy products per instance type
-and region; SageMaker lists ml.* instances per component (Hosting, Training, Notebook). A type the
+and region, for the types the organisation runs and, as AWS's list does, GPU types it does not;
+SageMaker lists ml.* instances per component (Hosting, Training, Notebook). A type the
 rate table lacks has no product, so callers see "not found" as they would on AWS.
 """
 
@@ -21,7 +22,7 @@ PUBLICATION = "2025-05-01T00:00:00Z"
 VERSION = "20250501000000"
 WINDOWS_SURCHARGE_PER_VCPU = Decimal("0.046")  # the sandbox's Windows licence, per vCPU-hour
 SAGEMAKER_COMPONENTS = {
-    "Hosting": ("Host", rates.SAGEMAKER_HOSTING_HOURLY),
+    "Hosting": ("Host", rates.SAGEMAKER_HOSTING_HOURLY | rates.SAGEMAKER_HOSTING_CATALOGUE_HOURLY),
     "Training": ("Train", rates.SAGEMAKER_TRAINING_HOURLY),
     "Notebook": ("Notebk", rates.SAGEMAKER_NOTEBOOK_HOURLY),
 }
@@ -65,8 +66,8 @@ def _ec2_products() -> list[tuple[dict[str, str], str]]:
     from sandbox.metrics import instance_facts
 
     products = []
-    for instance_type, price in rates.EC2_HOURLY.items():
-        vcpus = instance_facts(instance_type)[0]
+    for instance_type, price in (rates.EC2_HOURLY | rates.EC2_CATALOGUE_HOURLY).items():
+        vcpus, gpus = instance_facts(instance_type)[:2]
         for region, location in rates.REGION_NAMES.items():
             regional = rates.regional_price(price, region)
             for system, hourly in (("Linux", regional), ("Windows", regional + WINDOWS_SURCHARGE_PER_VCPU * vcpus)):
@@ -77,7 +78,7 @@ def _ec2_products() -> list[tuple[dict[str, str], str]]:
                     "servicename": "Amazon Elastic Compute Cloud",
                     "instanceType": instance_type,
                     "instanceFamily": "GPU instance"
-                    if instance_type.split(".")[0] in rates.GPU_FAMILIES
+                    if gpus or instance_type.split(".")[0] in rates.GPU_FAMILIES
                     else "General",
                     "vcpu": str(vcpus),
                     "location": location,

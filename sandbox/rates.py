@@ -65,6 +65,39 @@ SAGEMAKER_HOSTING_HOURLY = {
     "ml.p4d.24xlarge": Decimal("37.688"),
     "ml.m5.xlarge": Decimal("0.23"),
 }
+# GPU types the organisation does not run but AWS's price list offers (published us-east-1 on-demand prices, Linux
+# and SageMaker real-time hosting, to 4 digits): the price list has every type, not only the ones in use, and
+# right-sizing looks for cheaper ones among them. No usage, billing or Compute Optimizer option comes from these.
+EC2_CATALOGUE_HOURLY = {
+    "g4dn.xlarge": Decimal("0.526"),
+    "g4dn.2xlarge": Decimal("0.752"),
+    "g4dn.4xlarge": Decimal("1.204"),
+    "g4dn.12xlarge": Decimal("3.912"),
+    "g5.2xlarge": Decimal("1.212"),
+    "g5.4xlarge": Decimal("1.624"),
+    "g6.xlarge": Decimal("0.8048"),
+    "g6.2xlarge": Decimal("0.9776"),
+    "g6.4xlarge": Decimal("1.3232"),
+    "g6.12xlarge": Decimal("4.6016"),
+    "g6e.xlarge": Decimal("1.861"),
+    "g6e.2xlarge": Decimal("2.2421"),
+    "g6e.12xlarge": Decimal("10.4926"),
+}
+SAGEMAKER_HOSTING_CATALOGUE_HOURLY = {
+    "ml.g4dn.xlarge": Decimal("0.7364"),
+    "ml.g4dn.2xlarge": Decimal("0.94"),
+    "ml.g4dn.4xlarge": Decimal("1.505"),
+    "ml.g4dn.12xlarge": Decimal("4.89"),
+    "ml.g5.2xlarge": Decimal("1.515"),
+    "ml.g5.4xlarge": Decimal("2.03"),
+    "ml.g6.xlarge": Decimal("1.0064"),
+    "ml.g6.2xlarge": Decimal("1.222"),
+    "ml.g6.4xlarge": Decimal("1.654"),
+    "ml.g6.12xlarge": Decimal("5.752"),
+    "ml.g6e.xlarge": Decimal("2.328"),
+    "ml.g6e.2xlarge": Decimal("2.803"),
+    "ml.g6e.12xlarge": Decimal("13.117"),
+}
 SAGEMAKER_NOTEBOOK_HOURLY = {"ml.t3.medium": Decimal("0.05"), "ml.g5.xlarge": Decimal("1.408")}
 SAGEMAKER_TRAINING_HOURLY = {
     "ml.p4d.24xlarge": Decimal("37.688"),

@@ -3,6 +3,8 @@
 Decisions:
 - Candidates are live GPU EC2 instances (EC2 Linux prices) and live GPU SageMaker endpoints (Hosting
   prices); both read only what collection stored (UtilisationHour, InstanceTypeInfo, Price).
+- The types they may move to are every stored, priced GPU type: the fleet's own and TARGET_INSTANCE_TYPES, which
+  rightsizing_targets_refresh describes and prices with the daily price refresh.
 - A pass covers every account and region that has a candidate or a live Costplane recommendation, so a
   recommendation whose resource became busy, went away, or lost its data expires.
 - What is skipped, and why, is returned (and logged in the run's counts by the caller), never hidden.
@@ -18,11 +20,20 @@ import pandas as pd
 from django.utils import timezone
 
 from capacity.models import InstanceTypeInfo, Price, Recommendation, Resource, UtilisationHour
-from capacity.rightsizing import CANDIDATE_COLUMNS, HOURS_COLUMNS, RESOURCE_COLUMNS, gpu_rightsizing
+from capacity.rightsizing import (
+    CANDIDATE_COLUMNS,
+    HOURS_COLUMNS,
+    RESOURCE_COLUMNS,
+    TARGET_INSTANCE_TYPES,
+    gpu_rightsizing,
+)
 from capacity.selectors.inventory import RUNNING_STATES
 from capacity.selectors.prices import price_for
+from capacity.services.inventory import instance_types_refresh
 from capacity.services.observed import ec2_type_of
+from capacity.services.prices import prices_refresh
 from capacity.services.recommendations import Proposal, recommendations_store
+from finops.aws.clients import aws_client
 from finops.models import CloudAccount
 
 KINDS = {
@@ -64,6 +75,36 @@ def _candidates_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
 
 
+def _live_gpu_machines() -> list[Resource]:
+    """Running GPU EC2 instances and SageMaker endpoints: what right-sizing looks at."""
+    return list(
+        Resource.objects.filter(
+            kind__in=list(KINDS), gone_at__isnull=True, state__in=RUNNING_STATES,
+            type_info__gpu_count__gt=0, type_info__accelerator_kind="gpu",
+        ).select_related("account", "type_info").order_by("account__account_id", "region", "resource_id")
+    )  # fmt: skip
+
+
+def rightsizing_targets_refresh(
+    *, ec2_client: Any | None = None, pricing_client: Any | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Describe (GPUs, GPU memory) and price the GPU types right-sizing may move a machine to, TARGET_INSTANCE_TYPES
+    and their `ml.` twins, in every region with a live GPU machine. Prices are otherwise fetched only for the types
+    the fleet runs, and a machine can only move to a type whose facts and price are stored: without this, a fleet of
+    one GPU type (every oversized ml.g5.12xlarge endpoint, say) gets no recommendation. Returns what it covered."""
+    now = now or timezone.now()
+    live = _live_gpu_machines()
+    if not live:
+        return {"regions": [], "instance_types": []}
+    if ec2_client is None:  # instance type facts are the same in every account: ask as the first fleet account
+        ec2_client = aws_client("ec2", account=live[0].account, region=live[0].region)
+    instance_types_refresh(names=TARGET_INSTANCE_TYPES, client=ec2_client, now=now)
+    regions = sorted({resource.region for resource in live})
+    names = [*TARGET_INSTANCE_TYPES, *(f"ml.{name}" for name in TARGET_INSTANCE_TYPES)]
+    prices_refresh(regions=regions, instance_types=names, client=pricing_client, today=now.date())
+    return {"regions": regions, "instance_types": names}
+
+
 def gpu_rightsizing_refresh(
     *,
     now: datetime | None = None,
@@ -77,12 +118,7 @@ def gpu_rightsizing_refresh(
     now = now or timezone.now()
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=lookback_days)
-    live = list(
-        Resource.objects.filter(
-            kind__in=list(KINDS), gone_at__isnull=True, state__in=RUNNING_STATES,
-            type_info__gpu_count__gt=0, type_info__accelerator_kind="gpu",
-        ).select_related("account", "type_info")
-    )  # fmt: skip
+    live = _live_gpu_machines()
     by_pk = {resource.pk: resource for resource in live}
     hours = pd.DataFrame.from_records(
         list(

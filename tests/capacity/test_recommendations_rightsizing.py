@@ -8,12 +8,14 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.db.models import Avg, Count
 
-from capacity.models import Price, Recommendation, Resource
+from capacity.models import InstanceTypeInfo, Price, Recommendation, Resource, UtilisationHour
 from capacity.rightsizing import CANDIDATE_COLUMNS, HOURS_COLUMNS, RESOURCE_COLUMNS, gpu_rightsizing
-from capacity.services.inventory import instance_types_refresh, inventory_collect
+from capacity.selectors.inventory import inventoried_types
+from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
-from capacity.services.rightsizing import gpu_rightsizing_refresh
+from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
 from capacity.services.utilisation import utilisation_collect
 
 from .conftest import NOW, REGION, client_factory
@@ -135,43 +137,32 @@ def test_it_skips_without_a_price_or_a_cheaper_fit():
 
 @pytest.fixture
 def collected(fleet, accounts, teams, db):
+    """Inventory, 14 days of utilisation and prices collected as the tasks do: the fleet's types priced, then the
+    right-sizing targets described and priced (capacity.tasks.prices_ingest)."""
     for name in ("ml-prod", "ml-research"):
         account = accounts[name]
         clients = client_factory(account.account_id)
         inventory_collect(account=account, region=REGION, client_factory=clients, now=NOW)
         utilisation_collect(account=account, region=REGION, until=NOW, client_factory=clients)
-    extra = ["g6e.xlarge", "g5.2xlarge", "g4dn.xlarge", "g6.xlarge"]
-    instance_types_refresh(names=extra, client=client_factory(accounts["ml-prod"].account_id)("ec2"), now=NOW)
-    types = sorted(set(Resource.objects.exclude(instance_type="").values_list("instance_type", flat=True)))
-    types += extra + [f"ml.{name}" for name in extra]
-    prices_refresh(
-        regions=[REGION], instance_types=types, client=client_factory(accounts["ml-prod"].account_id)("pricing")
-    )
+    clients = client_factory(accounts["ml-prod"].account_id)
+    regions, types = inventoried_types()
+    prices_refresh(regions=regions, instance_types=types, client=clients("pricing"), today=NOW.date())
+    rightsizing_targets_refresh(ec2_client=clients("ec2"), pricing_client=clients("pricing"), now=NOW)
     return accounts
 
 
-def _price(instance_type: str, hourly: str, **fields):
-    values = {"service": "ec2", "operating_system": "Linux", "tenancy": "Shared", "component": ""}
-    if instance_type.startswith("ml."):
-        values = {"service": "sagemaker", "operating_system": "", "tenancy": "", "component": "Hosting"}
-    Price.objects.update_or_create(
-        region="us-east-1", instance_type=instance_type, **values,
-        defaults={"hourly_usd": Decimal(hourly), "missing": False, "fetched_on": NOW.date()},
-    )  # fmt: skip
-
-
 def test_the_service_recommends_from_stored_utilisation_and_prices(collected):
-    # The sandbox's rate table has no g6e; a stored price (as the Pricing API would give) makes it a candidate.
-    _price("g6e.xlarge", "1.861")
-    _price("ml.g6e.xlarge", "2.328")
     counts = gpu_rightsizing_refresh(now=NOW)
     found = {
         rec.resource.name: rec
         for rec in Recommendation.objects.filter(source="costplane").select_related("resource", "team")
     }
+    # Memory decides: ~37% of 4 x 22.9 GiB at peak needs a 48 GiB GPU (g6e); a one-GPU box fits a 16 GiB T4 (g4dn).
     assert {name: rec.recommended_configuration for name, rec in found.items()} == {
         "scratch-g5": "g6e.xlarge",
         "two-tower-staging": "ml.g6e.xlarge",
+        "speech-scratch": "g4dn.xlarge",
+        "resnet-tagger-dev": "ml.g4dn.xlarge",
     }
     staging = found["two-tower-staging"]
     assert staging.team.slug == "recsys" and staging.resource_type == "SageMakerEndpoint"
@@ -185,7 +176,60 @@ def test_the_service_recommends_from_stored_utilisation_and_prices(collected):
     assert "scratch-g5" not in skipped
 
     again = gpu_rightsizing_refresh(now=NOW)
-    assert (again["created"], again["expired"], Recommendation.objects.count()) == (0, 0, 2)
+    assert (again["created"], again["expired"], Recommendation.objects.count()) == (0, 0, 4)
     busy = gpu_rightsizing_refresh(now=NOW, gpu_p95_threshold=1)
-    assert busy["expired"] == 2
+    assert busy["expired"] == 4
     assert set(Recommendation.objects.values_list("state", flat=True)) == {"expired"}
+
+
+def test_oversized_gpu_endpoints_get_a_recommendation_with_its_evidence(collected):
+    """The sandbox's low-traffic GPU endpoints (two-tower-staging: ~5.5% GPU on an ml.g5.12xlarge) are moved to the
+    cheapest priced GPU type that holds their memory peak, with the figures that justify it."""
+    start = NOW - timedelta(days=14)
+    endpoints = Resource.objects.filter(
+        kind="sagemaker_endpoint", gone_at__isnull=True, type_info__gpu_count__gt=0, type_info__accelerator_kind="gpu"
+    ).select_related("type_info")
+    means = {
+        endpoint: UtilisationHour.objects.filter(
+            resource=endpoint, metric="gpu", hour__gte=start, hour__lt=NOW, average__isnull=False
+        ).aggregate(mean=Avg("average"), hours=Count("hour", distinct=True))
+        for endpoint in endpoints
+    }
+    oversized = {endpoint for endpoint, seen in means.items() if seen["hours"] >= 0.8 * 336 and seen["mean"] < 10}
+    assert "two-tower-staging" in {endpoint.name for endpoint in oversized}
+    gpu_rightsizing_refresh(now=NOW)
+    for endpoint in oversized:
+        recommendation = Recommendation.objects.get(resource=endpoint, source="costplane", kind="rightsize")
+        evidence = recommendation.evidence
+        assert recommendation.state == "open" and recommendation.current_configuration == endpoint.instance_type
+        # Utilisation figures over the look-back
+        assert (evidence["lookback_start"], evidence["lookback_end"]) == (start.isoformat(), NOW.isoformat())
+        assert evidence["hours_used"] >= 0.8 * evidence["hours_expected"] == 0.8 * 336
+        assert evidence["gpu_mean_percent"] == pytest.approx(float(means[endpoint]["mean"]), abs=1e-3)
+        assert evidence["gpu_p95_percent"] < evidence["thresholds"]["gpu_p95_percent"]
+        assert evidence["gpu_memory_p95_percent"] < evidence["thresholds"]["gpu_memory_p95_percent"]
+        # The target type and the price delta, from the stored SageMaker hosting prices
+        hosting = {
+            price.instance_type: price.hourly_usd
+            for price in Price.objects.filter(service="sagemaker", component="Hosting", region=REGION, missing=False)
+        }
+        target = recommendation.recommended_configuration
+        current, new = hosting[endpoint.instance_type], hosting[target]
+        assert (Decimal(evidence["current_hourly_usd"]), Decimal(evidence["recommended_hourly_usd"])) == (current, new)
+        assert Decimal(evidence["hourly_price_delta_usd"]) == new - current < 0
+        assert recommendation.monthly_savings == Decimal(730) * endpoint.instance_count * (current - new)
+        # ... and it is the cheapest GPU type that holds the memory peak and the busy GPUs with headroom.
+        facts = {info.instance_type: info for info in InstanceTypeInfo.objects.filter(accelerator_kind="gpu")}
+        fitting = [
+            (hourly, name)
+            for name, hourly in hosting.items()
+            if (info := facts.get(name.removeprefix("ml."))) is not None
+            and info.gpu_manufacturer == endpoint.type_info.gpu_manufacturer
+            and info.gpu_memory_mib >= evidence["gpu_memory_required_mib"]
+            and info.gpu_count >= evidence["gpus_required"]
+            and hourly < current
+        ]
+        assert min(fitting) == (new, target)
+        assert evidence["gpu_memory_required_mib"] == pytest.approx(
+            evidence["gpu_memory_peak_percent"] / 100 * endpoint.type_info.gpu_memory_mib * 1.2, abs=0.1
+        )

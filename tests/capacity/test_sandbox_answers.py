@@ -23,7 +23,8 @@ def test_it_answers_get_products_in_the_price_list_format_across_pages():
         documents += [json.loads(text) for text in page["PriceList"]]
         if not (token := page.get("NextToken")):
             break
-    assert len(documents) == 8 * 3 * 2  # instance types x regions x (Linux, Windows)
+    # (the types the organisation runs + the GPU types it does not) x regions x (Linux, Windows)
+    assert len(documents) == (8 + 13) * 3 * 2
     if EXAMPLE.exists():
         example = json.loads(json.loads(EXAMPLE.read_text())["PriceList"][0])
         assert set(documents[0]) == set(example)
