@@ -61,5 +61,6 @@ def resources_listed() -> QuerySet[Resource]:
 
 def resource_teams() -> list[tuple[str, str]]:
     """(slug, name) of the teams owning at least one resource, by name: the page's team filter choices."""
-    teams = Resource.objects.filter(team__isnull=False).values_list("team__slug", "team__name").distinct()
+    # order_by() first: Resource's default ordering would join the DISTINCT and repeat a team once per resource.
+    teams = Resource.objects.filter(team__isnull=False).order_by().values_list("team__slug", "team__name").distinct()
     return sorted(teams, key=lambda team: team[1].lower())

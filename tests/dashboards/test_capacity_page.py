@@ -157,6 +157,17 @@ def test_it_filters_by_kind_team_and_gpu_and_hides_gone_resources(collected_flee
     assert "vision-train-p4d-0" in {row[0] for row in table_rows(html, "capacity-resources-table")}
 
 
+def test_its_team_filter_lists_each_team_once(collected_fleet, viewer_client):
+    html = viewer_client.get("/capacity/").content.decode()
+    select = html[html.index('<select name="team" id="filter-team">') :]
+    select = select[: select.index("</select>")]
+    options = re.findall(r'<option value="([^"]*)"[^>]*>(.*?)</option>', select)
+    owners = [resource.team for resource in Resource.objects.select_related("team") if resource.team is not None]
+    assert len(owners) > len({team.pk for team in owners}), "teams own several resources each"
+    teams = sorted({(team.slug, team.name) for team in owners}, key=lambda team: team[1].lower())
+    assert options == [("", "Any"), *teams]
+
+
 def test_it_pages_and_orders_the_resources(collected_fleet, viewer_client):
     live = Resource.objects.filter(gone_at=None).count()
     assert live > 25
