@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from capacity.models import Resource
 from dashboards.tables.columns import NUMERIC, UNALLOCATED_LABEL
 from dashboards.templatetags.costplane import exact
+from dashboards.templatetags.labels import enum_label
 from finops.reports import UNALLOCATED
 
 NO_DATA = format_html(
@@ -144,7 +145,7 @@ class ResourceTable(tables.Table):
             return format_html(
                 '<span class="badge badge-gone" title="Not seen since {}">gone</span>', record.gone_at.isoformat()
             )
-        return value or "—"
+        return enum_label(value)  # AWS's states as words: InService → In service, ACTIVE → Active
 
     def render_cpu_average(self, record):
         return utilisation_html(self.averages["cpu"].get(record.pk))

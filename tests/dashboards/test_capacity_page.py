@@ -168,6 +168,20 @@ def test_its_team_filter_lists_each_team_once(collected_fleet, viewer_client):
     assert options == [("", "Any"), *teams]
 
 
+def test_it_shows_resource_states_as_words(collected_fleet, viewer_client):
+    def states(kind: str) -> set[str]:
+        html = viewer_client.get("/capacity/", {"kind": kind}).content.decode()
+        return {row[6] for row in table_rows(html, "capacity-resources-table")}
+
+    # AWS says InService, ACTIVE, running, stopped
+    assert set(Resource.objects.filter(kind="sagemaker_endpoint").values_list("state", flat=True)) == {"InService"}
+    assert states("sagemaker_endpoint") == {"In service"}
+    assert set(Resource.objects.filter(kind="eks_node_group").values_list("state", flat=True)) == {"ACTIVE"}
+    assert states("eks_node_group") == {"Active"}
+    instances = states("ec2_instance")
+    assert "Running" in instances and instances <= {"Running", "Stopped", "Pending", "Stopping"}
+
+
 def test_it_pages_and_orders_the_resources(collected_fleet, viewer_client):
     live = Resource.objects.filter(gone_at=None).count()
     assert live > 25
