@@ -34,6 +34,7 @@ from dashboards.charts.base import to_html
 from dashboards.charts.capacity import gpu_demand_forecast, gpu_peaks
 from dashboards.charts.utilisation import resource_utilisation
 from dashboards.tables.capacity import GpuDemandTable, GpuFleetTable, ResourceTable, ServiceQuotaTable
+from dashboards.templatetags.labels import enum_label
 from dashboards.views.fragments import FragmentMixin
 from finops.reports import UNALLOCATED, money_sum
 
@@ -158,6 +159,21 @@ DEMAND_AHEAD_DAYS = 90
 FORECAST_COLUMNS = ("mean", "lower_80", "upper_80", "lower_95", "upper_95")
 
 
+# The forecasting package's candidate names as words (a name not listed is shown through enum_label).
+FORECAST_MODEL_LABELS = {
+    "seasonal_naive": "Seasonal naive (the same weekday a week before)",
+    "ets_ann": "Exponential smoothing (level)",
+    "ets_aan": "Exponential smoothing (level, trend)",
+    "ets_aadn": "Exponential smoothing (level, damped trend)",
+    "theta": "Theta method",
+    "ets_ana": "Exponential smoothing (level, weekly season)",
+    "ets_aada": "Exponential smoothing (level, damped trend, weekly season)",
+    "stl_ets": "Seasonal decomposition (STL) with exponential smoothing",
+    "sarima": "Seasonal ARIMA",
+    "combination": "Combination of exponential smoothing and the Theta method",
+}
+
+
 def _point_sum(points: list[dict], column: str) -> Decimal:
     return money_sum(Decimal(point[column]) for point in points)
 
@@ -197,6 +213,7 @@ def gpu_demand_panel(*, today: date) -> dict:
         panel["peaks"] = fleet_peaks_summary(peaks)
     if fleet is not None:
         panel["mase"] = (fleet.scores.get(fleet.model) or {}).get("mase")
+        panel["model_label"] = FORECAST_MODEL_LABELS.get(fleet.model) or enum_label(fleet.model)
     recent_since = today - timedelta(days=DEMAND_RECENT_DAYS)
     recent = gpu_hours_by_team(start=recent_since, end=today)
     newest = gpu_demand_team_forecasts()

@@ -11,6 +11,7 @@ import pytest
 
 from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
+from dashboards.views.capacity import FORECAST_MODEL_LABELS
 from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows, text
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
 
@@ -53,7 +54,10 @@ def test_it_shows_the_fleet_forecast_with_its_model_and_backtest_score(forecast_
     assert 'class="plotly-graph-div"' in chart[:400]
     for name in ("95% interval", "80% interval", "Forecast (mean)", "GPU-hours"):
         assert f'"name":"{name}"' in chart
-    assert text(re.search(r'id="forecast-model-name">(.*?)<', panel).group(1)) == fleet.model
+    # The model named in words, its code name in the title
+    name = re.search(r'id="forecast-model-name" title="([^"]*)">(.*?)<', panel)
+    assert name.group(1) == fleet.model and text(name.group(2)) == FORECAST_MODEL_LABELS[fleet.model]
+    assert "_" not in name.group(2)
     mase = fleet.scores.get(fleet.model, {}).get("mase")
     if mase is None:
         assert "no backtest score" in panel
