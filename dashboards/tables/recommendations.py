@@ -14,7 +14,7 @@ from django.utils.timesince import timesince
 from capacity.models import Recommendation
 from dashboards.tables.columns import NUMERIC, WRAP, MoneyColumn, money_html
 from dashboards.templatetags.costplane import exact
-from dashboards.templatetags.labels import enum_label, risk_label
+from dashboards.templatetags.labels import account_label_html, enum_label, risk_label
 
 
 def performance_risk_html(value: Decimal | None):
@@ -77,12 +77,7 @@ class RecommendationTable(tables.Table):
         )
 
     def render_account(self, record):
-        return format_html(
-            '<span title="{}">{}</span><br><span class="muted">{}</span>',
-            record.account.account_id,
-            record.account.name or record.account.account_id,
-            record.region,
-        )
+        return format_html('{}<br><span class="muted">{}</span>', account_label_html(record.account), record.region)
 
     def render_change(self, record):
         if record.kind == Recommendation.Kind.IDLE:

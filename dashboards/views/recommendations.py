@@ -4,7 +4,7 @@ teams' maintenance windows."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -79,6 +79,15 @@ def csv_query(data) -> list[tuple[str, str]]:
     return [(name, data[name]) for name in RECOMMENDATION_FILTERS if data.get(name) or name == "state"]
 
 
+def _utc_text(value) -> str:
+    """An ISO 8601 instant as "2026-12-02 00:00 UTC"; anything else as it is."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def _percent(value) -> str:
     return f"{float(value):.1f}%"
 
@@ -120,7 +129,7 @@ def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
     if evidence.get("current_performance_risk"):
         rows.append(("Current performance risk", risk_label(evidence["current_performance_risk"])))
     if evidence.get("last_refresh"):
-        rows.append(("Compute Optimizer refreshed", str(evidence["last_refresh"])))
+        rows.append(("Compute Optimizer refreshed", _utc_text(evidence["last_refresh"])))
     if evidence.get("idle"):
         rows.append(("Idle (Compute Optimizer)", enum_label(evidence["idle"])))
     shown = {

@@ -160,7 +160,7 @@ def test_it_lists_open_recommendations_with_their_savings_and_kpis(viewer_client
     rows = table_rows(html, "recommendations-table")
     assert [row[0] for row in rows] == ["asr-prod SageMaker endpoint", "vision-trainer EC2 instance"]
     trainer = rows[1]
-    assert trainer[1:4] == ["Vision", "ml-prod us-east-1", "p4d.24xlarge → g5.12xlarge"]
+    assert trainer[1:4] == ["Vision", "ml-prod 481516234202 us-east-1", "p4d.24xlarge → g5.12xlarge"]
     assert trainer[4] == "Overprovisioned GPU overprovisioned CPU overprovisioned"
     assert trainer[5:9] == ["$1,234.57", "1 of 4 (low)", "Compute Optimizer", "Open"]
     assert trainer[9] == "3 days"

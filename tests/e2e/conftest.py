@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.browser import BrowserErrors
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,10 +58,22 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser):
+def browser_errors() -> BrowserErrors:
+    """What went wrong in the browser during the test; a test that expects an error says so with `expect`."""
+    return BrowserErrors()
+
+
+@pytest.fixture
+def page(browser, browser_errors):
+    """A fresh tab. Any script error, console error, failed same-origin request or same-origin static or fragment
+    response of 400 or more (a page answering 500 too) fails the test at teardown, unless the test expected it."""
     page = browser.new_page()
+    browser_errors.watch(page)
     yield page
     page.close()
+    problems = browser_errors.problems()
+    if problems:
+        pytest.fail("the browser saw errors:\n" + "\n".join(f"- {problem}" for problem in problems), pytrace=False)
 
 
 @pytest.fixture

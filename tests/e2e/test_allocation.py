@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from dashboards.templatetags.costplane import money
+from tests.e2e.browser import assert_charts_drawn
 from tests.e2e.test_overview import sandbox_billing  # noqa: F401 (a fixture)
 
 PARAMS = "window=30d&aggregate=tag%3Ateam&step=week&cost_basis=billed"
@@ -21,12 +22,10 @@ def test_it_allocates_the_sandbox_by_team_with_a_chart_a_table_and_tag_coverage(
     tmp_path,
 ):
     page = signed_in_page
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
-    page.on("response", lambda response: failures.append(response.url) if response.status >= 400 else None)
     page.goto(f"{live_server.url}/allocation/")
     page.wait_for_selector("#coverage-chart .js-plotly-plot", timeout=30_000)
     page.wait_for_load_state("networkidle")
+    assert_charts_drawn(page, at_least=2)
     page.screenshot(path=str(tmp_path / "allocation.png"), full_page=True)
 
     traces = page.evaluate("document.querySelector('#allocation-chart .js-plotly-plot').data.length")
@@ -47,7 +46,6 @@ def test_it_allocates_the_sandbox_by_team_with_a_chart_a_table_and_tag_coverage(
     coverage_traces = page.evaluate("document.querySelector('#coverage-chart .js-plotly-plot').data.length")
     assert coverage_traces == 1
     assert page.locator("#untagged-resources tbody tr").count() >= 1
-    assert failures == []
 
 
 @pytest.mark.e2e
@@ -68,6 +66,7 @@ def test_it_switches_the_key_with_htmx_and_keeps_the_url(
     assert "key=service" in page.url
     assert page.locator("#allocation-table tbody tr").count() >= 2
     assert page.locator("#tag-coverage-panel").count() == 0
+    assert_charts_drawn(page, at_least=1)
     page.screenshot(path=str(tmp_path / "allocation-by-service.png"), full_page=True)
 
 
@@ -109,4 +108,5 @@ def test_it_lets_an_operator_publish_a_shared_cost_rule_from_the_page(
     assert shared not in ("$0.00", "")
     page.locator("#rules-history summary").first.click()
     assert "Share AWS Support by team" in page.locator("#rules-history").inner_text()
+    assert_charts_drawn(page, at_least=1)
     page.screenshot(path=str(tmp_path / "allocation-rules-published.png"), full_page=True)

@@ -8,6 +8,7 @@ import pytest
 
 from finops.models import CloudAccount, CostAnomaly
 from finops.services.anomalies import cost_anomalies_aws_ingest, cost_anomalies_detect
+from tests.e2e.browser import assert_charts_drawn
 from tests.e2e.test_overview import sandbox_billing  # noqa: F401 (a fixture)
 
 
@@ -25,9 +26,6 @@ def test_it_lists_ours_beside_aws_and_takes_feedback(sandbox_billing, signed_in_
     assert ours is not None
 
     page = signed_in_page
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
-    page.on("response", lambda response: failures.append(response.url) if response.status >= 400 else None)
     for source, label in (("aws", "AWS"), ("costplane", "Costplane")):
         page.goto(f"{live_server.url}/anomalies/?source={source}")
         page.wait_for_load_state("networkidle")
@@ -36,6 +34,7 @@ def test_it_lists_ours_beside_aws_and_takes_feedback(sandbox_billing, signed_in_
     page.goto(f"{live_server.url}/anomalies/")
     page.wait_for_load_state("networkidle")
     assert page.locator("nav.mainnav a.active").inner_text() == "Anomalies"
+    assert_charts_drawn(page)
     page.screenshot(path=str(tmp_path / "anomalies.png"), full_page=True)
 
     page.goto(f"{live_server.url}/anomalies/?source=costplane&dimension={ours.dimension}&per_page=100")
@@ -52,10 +51,10 @@ def test_it_lists_ours_beside_aws_and_takes_feedback(sandbox_billing, signed_in_
     assert traces == ["Cost", "Baseline (same weekday)", "Anomaly threshold"]
     top = ours.contributors["usage_types"][0]["usage_type"]
     assert page.locator("#anomaly-usage-types tbody tr").first.locator("td").first.inner_text() == top
+    assert_charts_drawn(page, at_least=1)
     page.locator("#anomaly-detail").screenshot(path=str(tmp_path / "anomaly-detail.png"))
 
     page.click("#anomaly-feedback button[value=expected]")
     page.wait_for_selector("#anomaly-feedback-status:has-text('Saved: Expected, by erin')")
     ours.refresh_from_db()
     assert (ours.feedback, ours.feedback_by.username) == ("expected", "erin")
-    assert failures == []

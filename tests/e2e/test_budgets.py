@@ -12,6 +12,7 @@ from dashboards.templatetags.costplane import money
 from finops.models import Team
 from finops.selectors.budgets import budget_status
 from finops.services.budgets import budget_alert_specs, budget_create
+from tests.e2e.browser import assert_charts_drawn
 from tests.e2e.test_overview import sandbox_billing  # noqa: F401 (a fixture)
 
 
@@ -32,10 +33,9 @@ def test_it_shows_each_budgets_actual_forecast_and_burn_down(sandbox_billing, si
     assert expected[everything.pk].actual > 0
 
     page = signed_in_page
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
     page.goto(f"{live_server.url}/budgets/")
     page.wait_for_load_state("networkidle")
+    assert_charts_drawn(page, at_least=2)
     page.screenshot(path=str(tmp_path / "budgets.png"), full_page=True)
     assert page.locator("nav.mainnav a.active").inner_text() == "Budgets"
     for budget in (everything, vision):
@@ -56,4 +56,3 @@ def test_it_shows_each_budgets_actual_forecast_and_burn_down(sandbox_billing, si
     crossed = page.locator(f'#budgets-table tr[data-budget="{vision.pk}"] .budget-crossed').inner_text()
     assert "100% forecast" in crossed  # a 1 USD budget: the forecast is past it from the period's first day
     assert ("50% actual" in crossed) == (expected[vision.pk].actual >= Decimal("0.5"))
-    assert failures == []

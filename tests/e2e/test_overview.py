@@ -12,6 +12,7 @@ from dashboards.templatetags.costplane import money
 from finops.selectors.overview import overview_summary
 from finops.services.billing_import import billing_export_import
 from sandbox.server import seed_exports
+from tests.e2e.browser import assert_charts_drawn
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def test_it_shows_the_sandbox_month_to_date_and_a_daily_chart(sandbox_billing, s
     expected = money(summary.current.usage)
     page.goto(f"{live_server.url}/")
     page.wait_for_load_state("networkidle")
+    assert_charts_drawn(page, at_least=1)
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
     assert page.locator("#kpi-mtd .value").inner_text() == expected
     assert summary.this_month.label in page.locator("#kpi-mtd .label").inner_text()

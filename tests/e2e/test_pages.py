@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.e2e.browser import assert_charts_drawn
+
 # Routes that are not pages a person opens: API endpoints, the admin, health, metrics, auth actions.
 NOT_PAGES = ("api/", "admin/", "healthz", "metrics", "accounts/", "static/")
 
@@ -37,21 +39,14 @@ def test_it_finds_the_navigation_pages_in_the_urlconf():
 @pytest.mark.django_db(transaction=True)
 def test_it_opens_every_page_without_errors(signed_in_page, live_server, tmp_path):
     page = signed_in_page
-    failures: list[str] = []
-    page.on("requestfailed", lambda request: failures.append(f"failed: {request.url}"))
-    page.on(
-        "response",
-        lambda response: failures.append(f"{response.status}: {response.url}") if response.status >= 400 else None,
-    )
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
     routes = page_routes() + ["/api/docs/"]
     for route in routes:
         response = page.goto(f"{live_server.url}{route}")
         assert response is not None and response.status == 200, f"{route} answered {response and response.status}"
         page.wait_for_load_state("networkidle")
+        assert_charts_drawn(page)
         assert page.locator("header.topbar").count() == 1 or route.startswith("/api/"), route
         page.screenshot(path=str(tmp_path / f"{route.strip('/').replace('/', '_') or 'overview'}.png"), full_page=True)
-    assert failures == []
     assert len(list(tmp_path.glob("*.png"))) == len(routes)
 
 

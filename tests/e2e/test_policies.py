@@ -9,6 +9,7 @@ import pytest
 
 from capacity.models import Action, Policy
 from tests.dashboards.policies.support import ALWAYS_OFF, POLICIES_CLOCK, policies_seed, seed_actions
+from tests.e2e.browser import assert_charts_drawn
 from tests.factories import TeamMembershipFactory, UserFactory
 
 SCREENSHOTS = Path("/tmp/policyui")
@@ -23,13 +24,6 @@ def sign_in(page, live_server, username: str) -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
-def watch(page) -> list[str]:
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
-    page.on("response", lambda response: failures.append(response.url) if response.status >= 500 else None)
-    return failures
-
-
 def shoot(page, name: str, tmp_path: Path, *, locator: str | None = None) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for folder in (tmp_path, SCREENSHOTS):
@@ -39,11 +33,12 @@ def shoot(page, name: str, tmp_path: Path, *, locator: str | None = None) -> Non
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_it_creates_a_policy_in_dry_run_through_the_editor_and_previews_it(page, live_server, tmp_path):
+def test_it_creates_a_policy_in_dry_run_through_the_editor_and_previews_it(page, live_server, tmp_path, browser_errors):
+    # The editor answers a grammar error with the form and 400, which Chromium logs as a failed load.
+    browser_errors.expect(r"status of 400 \(Bad Request\) \(at http://[^/]+/schedules/\)")
     seeded = policies_seed()
     UserFactory(username="olivia", roles=["operator"])
     sign_in(page, live_server, "olivia")
-    failures = watch(page)
     page.goto(f"{live_server.url}/schedules/")
     page.click("#new-policy")
     page.wait_for_selector("#policy-editor details[open]")
@@ -85,7 +80,6 @@ def test_it_creates_a_policy_in_dry_run_through_the_editor_and_previews_it(page,
     assert page.locator("#policy-preview-table tbody tr", has_text="Cap reached").count() == 1
     shoot(page, "policies-operator", tmp_path)
     assert not Action.objects.exists(), "previews act on nothing"
-    assert failures == []
 
 
 @pytest.mark.e2e
@@ -95,12 +89,12 @@ def test_it_shows_a_viewer_the_policies_without_edit_or_snooze_controls(page, li
     seed_actions(seeded)
     UserFactory(username="vic", roles=["viewer"])
     sign_in(page, live_server, "vic")
-    failures = watch(page)
     page.goto(f"{live_server.url}/schedules/")
     page.wait_for_load_state("networkidle")
 
     assert page.locator("#policies-table tbody tr").count() == 1
     assert page.locator("#upcoming-actions-table tbody tr").count() == 2
+    assert_charts_drawn(page, at_least=1)
     assert page.locator("#upcoming-actions-chart .plot-container").count() == 1
     for control in ("#new-policy", "#policy-editor", ".edit-button", ".snooze-form", "button.snooze"):
         assert page.locator(control).count() == 0, control
@@ -110,7 +104,6 @@ def test_it_shows_a_viewer_the_policies_without_edit_or_snooze_controls(page, li
     assert page.locator("#policy-preview-table tr.would-act").count() == 0
     assert page.locator("#policy-preview-table tbody tr", has_text="Already handled for this boundary.").count() == 5
     shoot(page, "policies-viewer", tmp_path)
-    assert failures == []
 
 
 @pytest.mark.e2e
@@ -121,7 +114,6 @@ def test_it_lets_the_teams_approver_snooze_an_announced_action(page, live_server
     vision_action = next(action for action in announced if action.team == seeded["vision"])
     TeamMembershipFactory(team=seeded["vision"], user=UserFactory(username="val"))
     sign_in(page, live_server, "val")
-    failures = watch(page)
     page.goto(f"{live_server.url}/schedules/")
     page.wait_for_load_state("networkidle")
 
@@ -145,4 +137,3 @@ def test_it_lets_the_teams_approver_snooze_an_announced_action(page, live_server
     vision_action.refresh_from_db()
     assert vision_action.run_after.strftime("%Y-%m-%dT%H:%M") == later
     shoot(page, "policies-approver-after", tmp_path)
-    assert failures == []

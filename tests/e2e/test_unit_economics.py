@@ -8,6 +8,7 @@ import pytest
 
 from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
+from tests.e2e.browser import assert_charts_drawn
 
 
 @pytest.fixture
@@ -24,12 +25,10 @@ def test_it_charts_cost_per_thousand_predictions_and_switches_grouping(
     sandbox_loaded, signed_in_page, live_server, tmp_path
 ):
     page = signed_in_page
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(f"script error: {error}"))
-    page.on("response", lambda response: failures.append(response.url) if response.status >= 400 else None)
     page.goto(f"{live_server.url}/unit-economics/")
     page.wait_for_load_state("networkidle")
     page.wait_for_selector("#training-cost-table")
+    assert_charts_drawn(page, at_least=2)
     page.screenshot(path=str(tmp_path / "unit-economics.png"), full_page=True)
 
     bars = page.evaluate("document.querySelector('#unit-cost-chart .js-plotly-plot').data")
@@ -47,5 +46,5 @@ def test_it_charts_cost_per_thousand_predictions_and_switches_grouping(
     assert page.locator("#unit-cost-table th").first.inner_text() == "Endpoint or training job"
     assert page.locator("#unit-cost-table td:has-text('unknown')").count() >= 1, "no data shows as unknown"
     assert page.locator("#training-cost-table").count() == 1, "the report was swapped, not the page"
+    assert_charts_drawn(page, at_least=1)
     page.screenshot(path=str(tmp_path / "unit-economics-endpoints.png"), full_page=True)
-    assert failures == []
