@@ -4,7 +4,7 @@ teams' maintenance windows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -48,10 +48,11 @@ from dashboards.forms.recommendations import DECISION_PAST, RecommendationDecisi
 from dashboards.tables.recommendations import (
     RecommendationSavingsByTeamTable,
     RecommendationTable,
+    recommendation_evidence_rows,
+    recommendation_option_rows,
     recommendation_resource_label,
     recommendations_csv,
 )
-from dashboards.templatetags.labels import enum_label, risk_label
 from dashboards.views.fragments import FragmentMixin
 from finops.roles import user_can_approve_for_team
 from finops.selectors.teams import team_get
@@ -77,88 +78,6 @@ def recommendation_page_query(data, **extra) -> str:
 def csv_query(data) -> list[tuple[str, str]]:
     """The filters the CSV applies: the table's, an empty state kept (it means any state)."""
     return [(name, data[name]) for name in RECOMMENDATION_FILTERS if data.get(name) or name == "state"]
-
-
-def _utc_text(value) -> str:
-    """An ISO 8601 instant as "2026-12-02 00:00 UTC"; anything else as it is."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return f"{(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def _percent(value) -> str:
-    return f"{float(value):.1f}%"
-
-
-def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
-    """The evidence's scalar facts as (label, text) rows, known ones first and worded; structured parts
-    (thresholds, candidates, utilisation metrics) are shown by the template, and everything is in the raw JSON."""
-    rows: list[tuple[str, str]] = []
-    thresholds = evidence.get("thresholds") or {}
-    if "gpu_p95_percent" in evidence:
-        limit = thresholds.get("gpu_p95_percent")
-        below = f" (recommends below {limit:g}%)" if limit is not None else ""
-        rows.append(("GPU utilisation, p95 of hourly averages", _percent(evidence["gpu_p95_percent"]) + below))
-    if "gpu_memory_p95_percent" in evidence:
-        limit = thresholds.get("gpu_memory_p95_percent")
-        below = f" (recommends below {limit:g}%)" if limit is not None else ""
-        rows.append(("GPU memory, p95 of hourly averages", _percent(evidence["gpu_memory_p95_percent"]) + below))
-    if "gpu_memory_peak_percent" in evidence:
-        mib = evidence.get("gpu_memory_peak_mib")
-        rows.append(
-            ("GPU memory, peak", _percent(evidence["gpu_memory_peak_percent"]) + (f" ({mib:,.0f} MiB)" if mib else ""))
-        )
-    if "gpu_memory_required_mib" in evidence:
-        headroom = thresholds.get("memory_headroom")
-        plus = f" (peak + {headroom:.0%} headroom)" if headroom is not None else ""
-        rows.append(("GPU memory needed", f"{evidence['gpu_memory_required_mib']:,.0f} MiB{plus}"))
-    if "gpus_required" in evidence:
-        rows.append(("GPUs needed", str(evidence["gpus_required"])))
-    if "hours_used" in evidence and "hours_expected" in evidence:
-        used, expected = evidence["hours_used"], evidence["hours_expected"]
-        share = f" ({used / expected:.0%})" if expected else ""
-        minimum = thresholds.get("min_coverage")
-        needs = f", needs {minimum:.0%}" if minimum is not None else ""
-        rows.append(("Hours with GPU data", f"{used} of {expected}{share}{needs}"))
-    if evidence.get("lookback_start") and evidence.get("lookback_end"):
-        rows.append(("Window", f"{evidence['lookback_start'][:16]} – {evidence['lookback_end'][:16]} UTC"))
-    if evidence.get("lookback_days"):
-        rows.append(("Look-back", f"{evidence['lookback_days']} days"))
-    if evidence.get("current_performance_risk"):
-        rows.append(("Current performance risk", risk_label(evidence["current_performance_risk"])))
-    if evidence.get("last_refresh"):
-        rows.append(("Compute Optimizer refreshed", _utc_text(evidence["last_refresh"])))
-    if evidence.get("idle"):
-        rows.append(("Idle (Compute Optimizer)", enum_label(evidence["idle"])))
-    shown = {
-        "gpu_p95_percent", "gpu_memory_p95_percent", "gpu_memory_peak_percent", "gpu_memory_peak_mib",
-        "gpu_memory_required_mib", "gpus_required", "hours_used", "hours_expected", "lookback_start", "lookback_end",
-        "lookback_days", "current_performance_risk", "last_refresh", "idle", "thresholds", "candidates",
-        "utilization_metrics",
-    }  # fmt: skip
-    for key, value in sorted(evidence.items()):
-        if key not in shown and value not in (None, "", [], {}) and not isinstance(value, dict | list):
-            rows.append((key.replace("_", " ").capitalize(), str(value)))
-    return rows
-
-
-def recommendation_option_rows(options: list[dict]) -> list[dict]:
-    """The options a source offered, best first, in one shape: Compute Optimizer names the target
-    `configuration` and states a performance risk; Costplane names an `instance_type` and states none."""
-    return [
-        {
-            "rank": option.get("rank") or number,
-            "configuration": option.get("configuration") or option.get("instance_type") or "—",
-            "performance_risk": option.get("performance_risk"),
-            "monthly_savings": option.get("monthly_savings"),
-            "savings_basis": option.get("savings_basis", ""),
-            "hourly_usd": option.get("hourly_usd"),
-            "migration_effort": option.get("migration_effort") or "—",
-        }
-        for number, option in enumerate(options, start=1)
-    ]
 
 
 def recommendation_or_404(pk: str) -> Recommendation:
