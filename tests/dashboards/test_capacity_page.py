@@ -121,7 +121,7 @@ def test_it_shows_averages_prices_and_no_data_where_utilisation_is_unknown(colle
     average = UtilisationHour.objects.filter(resource__name="vision-train-p4d-0", metric="gpu").exclude(average=None)
     expected = sum(row.average for row in average) / average.count()
     assert p4d[-2] == f"{expected:.1f}%" and p4d[-1] == "$32.7726"
-    assert p4d[3:7] == ["ml-research us-east-1", "p4d.24xlarge", "8 A100", "running"]
+    assert p4d[3:7] == ["ml-research us-east-1", "p4d.24xlarge", "8 A100", "Running"]
 
     html = viewer_client.get("/capacity/", {"kind": "sagemaker_endpoint"}).content.decode()
     whisper = resource_row(html, "whisper-asr-prod")
