@@ -20,6 +20,7 @@ NO_DATA = format_html(
 ACCELERATOR_LABELS = {"gpu": "GPU", "neuron": "AWS Neuron"}
 TITLE_14_DAYS = {"class": "num", "title": "Mean of the hours with data over the last 14 days"}
 SHORT_KIND_LABELS = {Resource.Kind.SAGEMAKER_NOTEBOOK: "SageMaker notebook"}
+SERVICE_CODE_LABELS = {"ec2": "EC2", "sagemaker": "SageMaker"}  # Service Quotas' service codes
 
 
 def hourly_price_text(value: Decimal) -> str:
@@ -189,7 +190,8 @@ class ServiceQuotaTable(tables.Table):
 
     def render_name(self, value, record):
         badge = format_html(' <span class="badge badge-near">{}</span>', "near limit") if record.pk in self.near else ""
-        return format_html('{} <span class="muted">{}</span>{}', value, record.service_code, badge)
+        service = SERVICE_CODE_LABELS.get(record.service_code) or enum_label(record.service_code)
+        return format_html('{} <span class="muted">{}</span>{}', value, service, badge)
 
     def render_value(self, value):
         return exact(value)
