@@ -19,7 +19,8 @@ def _local(url: str) -> bool:
 class BrowserErrors:
     """Collects, per tab: script errors (pageerror), console messages of type error, same-origin requests that
     failed, same-origin static and fragment responses (scripts, styles, images, htmx/XHR) of 400 or more, and page
-    responses of 500 or more (a page a test opens on purpose may answer 403 or 404; it asserts that itself).
+    responses of 500 or more. Chromium also logs a page answered with 400 or more as a console error ("Failed to load
+    resource: ... status of 400"), so a form answered with 400 on purpose is an expected error too.
 
     A test that expects an error says so: `browser_errors.expect(r"regex")`; every expected pattern must match at
     least one error, and the errors it matches are not failures."""
