@@ -4,6 +4,7 @@ for changes to resources, compute for the rest."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
@@ -29,6 +30,8 @@ from capacity.services.recommendations import recommendations_announce
 from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
 from capacity.services.utilisation import utilisation_collect
 from finops.models import CloudAccount
+
+logger = logging.getLogger(__name__)
 
 # Only network trouble is worth a retry; AWS errors (denied, invalid) fail the run and the task.
 TRANSIENT = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
@@ -89,6 +92,10 @@ def compute_optimizer_ingest_all() -> None:
 @shared_task
 def gpu_rightsizing_compute() -> None:
     result = gpu_rightsizing_refresh()
+    # What was skipped and why is the first thing to read when a machine gets no recommendation.
+    logger.info("GPU right-sizing: %s recommended, %s skipped", result["recommended"], len(result["skipped"]))
+    for item in result["skipped"]:
+        logger.info("GPU right-sizing skipped %s (%s): %s", item["resource"], item["resource_id"], item["reason"])
     recommendations_announce(recommendation_ids=result["created_ids"])
 
 
