@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from dashboards.tables.columns import NUMERIC
 from dashboards.templatetags.costplane import money
+from dashboards.templatetags.labels import account_label_text, account_names
 
 
 class CostAnomalyTable(tables.Table):
@@ -55,7 +56,16 @@ class CostAnomalyTable(tables.Table):
         return format_html_join(
             " · ",
             '<span class="anomaly-dimension" data-dimension="{}">{} {}</span>',
-            ((anomaly.dimension, anomaly.get_dimension_display(), anomaly.value) for anomaly in record.seen_in),
+            (
+                (
+                    anomaly.dimension,
+                    anomaly.get_dimension_display(),
+                    account_label_text(anomaly.value, account_names(self))
+                    if anomaly.dimension == "account"
+                    else anomaly.value,
+                )
+                for anomaly in record.seen_in
+            ),
         )
 
     def render_expected(self, value):

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from capacity.models import Resource
 from dashboards.tables.columns import NUMERIC, UNALLOCATED_LABEL
 from dashboards.templatetags.costplane import exact
-from dashboards.templatetags.labels import enum_label
+from dashboards.templatetags.labels import account_label_html, enum_label
 from finops.reports import UNALLOCATED
 
 NO_DATA = format_html(
@@ -124,12 +124,7 @@ class ResourceTable(tables.Table):
         return SHORT_KIND_LABELS.get(record.kind, record.get_kind_display())
 
     def render_account(self, record):
-        return format_html(
-            '<span title="{}">{}</span> <span class="muted">{}</span>',
-            record.account.account_id,
-            record.account.name,
-            record.region,
-        )
+        return format_html('{} <span class="muted">{}</span>', account_label_html(record.account), record.region)
 
     def render_instance_type(self, value, record):
         if record.instance_count != 1:
@@ -186,7 +181,7 @@ class ServiceQuotaTable(tables.Table):
         super().__init__(*args, row_attrs=row_attrs, **kwargs)
 
     def render_account(self, record):
-        return format_html('<span title="{}">{}</span>', record.account.account_id, record.account.name)
+        return account_label_html(record.account)
 
     def render_name(self, value, record):
         badge = format_html(' <span class="badge badge-near">{}</span>', "near limit") if record.pk in self.near else ""

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from capacity.models import Action, Policy, Resource
 from capacity.services.policies import KINDS_FOR_ACTION
 from dashboards.tables.columns import NUMERIC, WRAP, money_html
+from dashboards.templatetags.labels import account_label_text
 from finops.reports import money_sum
 
 KIND_LABELS = dict(Resource.Kind.choices)
@@ -120,7 +121,7 @@ class PolicyTable(tables.Table):
         return policy_trigger_html(value)
 
     def render_selector(self, value):
-        names = [account.name or account.account_id for account in value.accounts.all()]
+        names = [account_label_text(account) for account in value.accounts.all()]
         return policy_selector_text(value, names)
 
     def render_estimated(self, value, record):
@@ -235,7 +236,7 @@ class UpcomingActionTable(tables.Table):
             '<span class="resource-name" title="{}">{}</span><br><span class="muted">{}</span>',
             record.resource_arn,
             action_resource_label(record),
-            record.account.name or record.account.account_id,
+            account_label_text(record.account),
         )
 
     def render_kind(self, record):

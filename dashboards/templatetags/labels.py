@@ -266,5 +266,14 @@ def period_bucket(period: date, *, step: str | None, start: date, end: date) -> 
     )
 
 
+@register.simple_tag(takes_context=True)
+def dimension_value(context, dimension: str, value):
+    """`{% dimension_value seen.dimension seen.value %}`: a value along a dimension (an anomaly's, a budget's scope),
+    an account named beside its id, anything else as it is."""
+    if dimension == "account":
+        return account_label_text(value, account_names(context.get("request")))
+    return value
+
+
 def is_account_id(value) -> bool:
     return isinstance(value, str) and bool(ACCOUNT_ID.match(value))

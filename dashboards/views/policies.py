@@ -49,6 +49,7 @@ from dashboards.tables.policies import (
     UpcomingActionTable,
     action_resource_label,
 )
+from dashboards.templatetags.labels import account_label_text
 from dashboards.views.fragments import FragmentMixin
 from finops.reports import money_sum
 from finops.roles import user_can_approve_for_team, user_is_operator
@@ -79,7 +80,7 @@ def policy_preview_rows(items: list[dict]) -> list[dict]:
             "resource": item["resource"],
             "resource_id": item["resource_id"],
             "kind": KIND_LABELS.get(item["resource_kind"], item["resource_kind"]),
-            "account": f"{accounts.get(item['account_id']) or item['account_id']} {item['region']}",
+            "account": f"{account_label_text(item['account_id'], accounts)} {item['region']}",
             "would": WOULD_LABELS.get(item["would"], item["would"]),
             "acts": item["would"] not in ("skip", "none"),
             "skips": item["would"] == "skip",

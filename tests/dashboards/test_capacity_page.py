@@ -121,7 +121,7 @@ def test_it_shows_averages_prices_and_no_data_where_utilisation_is_unknown(colle
     average = UtilisationHour.objects.filter(resource__name="vision-train-p4d-0", metric="gpu").exclude(average=None)
     expected = sum(row.average for row in average) / average.count()
     assert p4d[-2] == f"{expected:.1f}%" and p4d[-1] == "$32.7726"
-    assert p4d[3:7] == ["ml-research us-east-1", "p4d.24xlarge", "8 A100", "Running"]
+    assert p4d[3:7] == ["ml-research 481516234202 us-east-1", "p4d.24xlarge", "8 A100", "Running"]
 
     html = viewer_client.get("/capacity/", {"kind": "sagemaker_endpoint"}).content.decode()
     whisper = resource_row(html, "whisper-asr-prod")
@@ -255,7 +255,7 @@ def test_it_shows_quotas_with_headroom_and_highlights_those_near_the_limit(colle
     quota.save()
     html = viewer_client.get("/capacity/").content.decode()
     rows = table_rows(html, "service-quotas")
-    assert rows[0][0] == "ml-prod" and rows[0][2].startswith("ml.g5.xlarge for endpoint usage SageMaker near limit")
+    assert rows[0][0] == "ml-prod 481516234201" and rows[0][2].startswith("ml.g5.xlarge for endpoint usage SageMaker near limit")
     assert rows[0][3:] == ["2", "2", "0"]
     assert len(re.findall(r'<tr class="near-limit', html)) == 1 and "1 near the limit" in text(html)
 

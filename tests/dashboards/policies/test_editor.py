@@ -53,7 +53,7 @@ def test_it_lets_an_operator_create_a_policy_that_starts_in_dry_run(operator_cli
     assert row[0] == "Dev GPUs off at night not evaluated yet"
     assert row[1:4] == ["enabled", "dry run", "Stop and start (EC2 instances, notebook instances)"]
     assert row[4] == "off=(M-F,19);on=(M-F,7);tz=Europe/Berlin"
-    assert row[5] == "EC2 instance · ml-dev · us-east-1 · team=vision,speech"
+    assert row[5] == "EC2 instance · ml-dev (314159265358) · us-east-1 · team=vision,speech"
     assert row[6:9] == ["0", "none yet", "not measured yet"]
     assert f'id="policy-preview-name">{policy.name}<' in html, "the new policy's preview opens"
 
