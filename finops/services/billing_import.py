@@ -19,7 +19,7 @@ from django.utils import timezone
 from finops.aws.clients import aws_client
 from finops.aws.exports import downloaded, export_files
 from finops.importers import BillingFileError, list_billing_files, open_billing_file
-from finops.models import CloudAccount, IngestionRun
+from finops.models import CloudAccount, CostRecord, ExportDailyTotal, IngestionRun
 from finops.models.accounts import account_id_validator
 from finops.services.billing_writer import (
     ImportState,
@@ -30,6 +30,7 @@ from finops.services.billing_writer import (
     staging_merge,
     staging_rows_count,
 )
+from finops.services.table_statistics import table_statistics_refresh
 
 Progress = Callable[[int, int | None], None]
 
@@ -115,6 +116,7 @@ def billing_export_import(
             run.status = IngestionRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
+            table_statistics_refresh(tables=[CostRecord, ExportDailyTotal])
     except Exception as error:
         IngestionRun.objects.filter(pk=run.pk).update(
             status=IngestionRun.Status.FAILED, error=str(error), finished_at=timezone.now(), detail={"files": files}

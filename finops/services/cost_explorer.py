@@ -34,6 +34,7 @@ from django.utils import timezone
 from finops.aws import cost_explorer as ce
 from finops.aws.clients import aws_client
 from finops.models import CloudAccount, CostExplorerRecord, IngestionRun
+from finops.services.table_statistics import table_statistics_refresh
 
 # Cost Explorer is a global service answered from us-east-1.
 CE_REGION = "us-east-1"
@@ -292,6 +293,7 @@ def cost_explorer_ingest(
         summary = _views_replace(
             account=account, run=run, start=start, end=end, views=views, cells_by_view=cells_by_view
         )
+        table_statistics_refresh(tables=[CostExplorerRecord])
     except Exception as error:
         _run_fail(run, error=error, count=count)
         raise
