@@ -266,7 +266,7 @@ def test_it_shows_the_last_collection_run_per_kind_and_account(collected_fleet, 
     html = viewer_client.get("/capacity/").content.decode()
     rows = {row[0]: row[1:] for row in table_rows(html, "capacity-freshness")}
     assert len(rows) == len(ACCOUNTS)
-    inventory, utilisation, quotas = rows[f"ml-prod {REGION}"]
+    inventory, utilisation, quotas = rows[f"ml-prod 481516234201 {REGION}"]
     assert inventory.startswith("succeeded") and quotas.startswith("succeeded")
     assert utilisation.startswith("failed") and "denied" in utilisation
     assert re.search(r"last success: 0.minutes ago", utilisation), "the earlier success is still shown"
