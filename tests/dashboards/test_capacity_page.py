@@ -255,7 +255,9 @@ def test_it_shows_quotas_with_headroom_and_highlights_those_near_the_limit(colle
     quota.save()
     html = viewer_client.get("/capacity/").content.decode()
     rows = table_rows(html, "service-quotas")
-    assert rows[0][0] == "ml-prod 481516234201" and rows[0][2].startswith("ml.g5.xlarge for endpoint usage SageMaker near limit")
+    assert rows[0][0] == "ml-prod 481516234201" and rows[0][2].startswith(
+        "ml.g5.xlarge for endpoint usage SageMaker near limit"
+    )
     assert rows[0][3:] == ["2", "2", "0"]
     assert len(re.findall(r'<tr class="near-limit', html)) == 1 and "1 near the limit" in text(html)
 
