@@ -20,15 +20,14 @@ from capacity.services.actions.recovery import actions_lease_sweep
 from capacity.services.actions.resize import actions_due as resize_actions_due
 from capacity.services.actions.savings import actions_realised_savings_measure
 from capacity.services.approvals import recommendations_wake
+from capacity.services.collection import capacity_collect
 from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
-from capacity.services.inventory import inventory_collect
 from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
-from capacity.services.quotas import quotas_refresh
 from capacity.services.recommendations import recommendations_announce
 from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
-from capacity.services.utilisation import utilisation_collect
+from capacity.services.runs import CollectionPartsFailed
 from finops.models import CloudAccount
 
 logger = logging.getLogger(__name__)
@@ -43,12 +42,11 @@ def _regions(account: CloudAccount) -> list[str]:
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def capacity_ingest(account_id: int) -> None:
-    """Inventory, then utilisation and quotas (which read the inventory), for each of the account's regions."""
+    """Inventory, then utilisation and quotas (which read the inventory), for each of the account's regions; one that
+    AWS refuses fails (the task too, at the end) and the others still run."""
     account = CloudAccount.objects.get(pk=account_id)
-    for region in _regions(account):
-        inventory_collect(account=account, region=region)
-        utilisation_collect(account=account, region=region)
-        quotas_refresh(account=account, region=region)
+    if failures := capacity_collect(account=account, regions=_regions(account)):
+        raise CollectionPartsFailed("; ".join(failures))
 
 
 @shared_task
@@ -75,12 +73,16 @@ def gpu_demand_refresh(days: int = 450, horizon_days: int = 180) -> None:
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def compute_optimizer_ingest(account_id: int) -> None:
-    """Compute Optimizer's recommendations for each of the account's regions; new big ones are announced."""
-
+    """Compute Optimizer's recommendations for each of the account's regions; new big ones are announced. A resource
+    type AWS refuses fails alone (the task too, at the end, naming the permission)."""
     account = CloudAccount.objects.get(pk=account_id)
+    failures: list[str] = []
     for region in _regions(account):
         result = compute_optimizer_collect(account=account, region=region)
         recommendations_announce(recommendation_ids=result["created_ids"])
+        failures += [f"{region} {resource_type}: {message}" for resource_type, message in result["failed"].items()]
+    if failures:
+        raise CollectionPartsFailed("; ".join(failures))
 
 
 @shared_task

@@ -2,7 +2,9 @@
 
 Decisions:
 - Everything is read first (all seven operations, every page), then stored in one transaction: an AWS
-  error (not opted in, denied) stores nothing and loses nothing already stored.
+  error (not opted in, throttled past retries) stores nothing and loses nothing already stored.
+- Except access denied: each operation is a part, and one AWS refuses fails alone, named with the permission
+  the role lacks in the result's `failed`; its stored recommendations stay as they were, the others are stored.
 - Each operation's pass is complete, so a live recommendation of that resource type it no longer returns
   expires (recommendations_store).
 - `Optimized` findings (and Lambda's `Unavailable`) are not recommendations: nothing to do.
@@ -14,11 +16,13 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,7 +31,10 @@ from capacity.aws import compute_optimizer as compute_optimizer_api
 from capacity.models import Recommendation
 from capacity.services.inventory import clients_for
 from capacity.services.recommendations import Proposal, recommendations_store
+from finops.aws.clients import access_denied_text
 from finops.models import CloudAccount
+
+logger = logging.getLogger(__name__)
 
 NOT_RECOMMENDATIONS = {"Optimized", "Unavailable"}
 IDLE_RESOURCE_TYPES = (
@@ -225,22 +232,30 @@ def compute_optimizer_collect(
 ) -> dict[str, Any]:
     """Read every Compute Optimizer recommendation of the account in `region`, then store them.
 
-    Returns counts per resource type, the AWS requests made, per-resource errors AWS reported, and the
-    ids of the recommendations created (to announce).
+    Returns counts per resource type, the AWS requests made, per-resource errors AWS reported, the ids of the
+    recommendations created (to announce), and `failed`: {resource type: the permission AWS refused}.
     """
     now = now or timezone.now()
     client = clients_for(account=account, region=region, client_factory=client_factory)("compute-optimizer")
     count = RequestCount()
     errors: list[dict[str, Any]] = []
-    read = {
-        resource_type: [
-            proposal
-            for item in compute_optimizer_api.recommendations(client, resource_type, count=count, errors=errors)
-            if (proposal := PROPOSALS[resource_type](item)) is not None
-        ]
-        for resource_type in compute_optimizer_api.OPERATIONS
-    }
-    result: dict[str, Any] = {"requests": count.requests, "errors": errors, "created_ids": [], "types": {}}
+    read: dict[str, list[Proposal]] = {}
+    failed: dict[str, str] = {}
+    for resource_type in compute_optimizer_api.OPERATIONS:
+        try:
+            read[resource_type] = [
+                proposal
+                for item in compute_optimizer_api.recommendations(client, resource_type, count=count, errors=errors)
+                if (proposal := PROPOSALS[resource_type](item)) is not None
+            ]
+        except ClientError as error:
+            if (message := access_denied_text(error, service="compute-optimizer")) is None:
+                raise
+            logger.warning("Compute Optimizer %s in %s %s failed: %s", resource_type, account, region, message)
+            failed[resource_type] = message
+    result: dict[str, Any] = {
+        "requests": count.requests, "errors": errors, "created_ids": [], "types": {}, "failed": failed,
+    }  # fmt: skip
     with transaction.atomic():
         for resource_type, proposals in read.items():
             stored = recommendations_store(

@@ -1,4 +1,9 @@
-"""The run record every collection keeps: started, then succeeded with counts or failed with the error."""
+"""The run record every collection keeps: started, then succeeded with counts or failed with the error.
+
+A run is made of parts (inventory: one per AWS API it reads). A part AWS refuses (access denied) fails on its own:
+`part_failed` records it under counts["failed_parts"] with the permission it lacks, the other parts go on and are
+stored, and the run ends failed with every refused permission in its error.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,25 @@ from django.utils import timezone
 
 from capacity.aws import RequestCount
 from capacity.models import CollectionRun
+from finops.aws.clients import access_denied_text
 from finops.models import CloudAccount
 
 
-def _error_text(error: Exception) -> str:
+class CollectionPartsFailed(Exception):
+    """Parts of a collection failed (named in the message); the other parts ran and were stored."""
+
+
+def error_text(error: Exception) -> str:
     # str(ClientError) already reads "An error occurred (Code) when calling ...: message".
+    denied = access_denied_text(error)
+    if denied:
+        return denied
     return str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
+
+
+def part_failed(run: CollectionRun, *, part: str, message: str) -> None:
+    """Record that `part` of the run failed with `message`; the run goes on and ends failed."""
+    run.counts.setdefault("failed_parts", {})[part] = message
 
 
 @contextmanager
@@ -29,12 +47,14 @@ def collection_run(
         yield run, count
     except Exception as error:
         run.status = CollectionRun.Status.FAILED
-        run.error = _error_text(error)
+        run.error = error_text(error)
         run.requests = count.requests
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "error", "requests", "finished_at"])
         raise
-    run.status = CollectionRun.Status.SUCCEEDED
+    failed_parts = run.counts.get("failed_parts", {})
+    run.status = CollectionRun.Status.FAILED if failed_parts else CollectionRun.Status.SUCCEEDED
+    run.error = "; ".join(f"{part}: {message}" for part, message in failed_parts.items())
     run.requests = count.requests
     run.finished_at = timezone.now()
     run.save()

@@ -44,6 +44,14 @@ THROTTLING_CODES = frozenset(
     }
 )
 
+# Error codes AWS uses for "this principal may not call that": the run's part fails naming the permission.
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "403"})
+# IAM service prefixes that are not the boto3 service name.
+IAM_PREFIXES = {"service-quotas": "servicequotas"}
+# Operations whose IAM action is not the operation's own name (s3transfer's download starts with HeadObject).
+IAM_ACTIONS = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "HeadObject"): "s3:GetObject"}
+PERMISSION_KEY = "CostplanePermission"  # where the client puts the IAM action an access-denied answer refused
+
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 SANDBOX_HOOK = "sandbox.aws.install_handlers"
 
@@ -80,6 +88,22 @@ def _assumed_role_session(account: CloudAccount) -> boto3.Session:
     return session
 
 
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action that allows `operation` (an API name, GetObject) of `service` (a boto3 name, s3)."""
+    return IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIXES.get(service, service)}:{operation}"
+
+
+def _permission_namer(service: str) -> Callable[..., None]:
+    """An after-call handler: an access-denied answer carries the IAM action it refused (the error cannot say)."""
+
+    def name_permission(http_response: Any, parsed: dict, model: Any, **kwargs: Any) -> None:
+        error = parsed.get("Error") if isinstance(parsed, dict) else None
+        if http_response.status_code >= 300 and error and str(error.get("Code", "")) in ACCESS_DENIED_CODES:
+            error[PERMISSION_KEY] = iam_action(service, model.name)
+
+    return name_permission
+
+
 def aws_client(service: str, *, account: CloudAccount | None = None, region: str | None = None) -> BaseClient:
     """A boto3 client for `service`, for `account` (its role assumed) in `region`."""
     region = region or settings.COSTPLANE_AWS_REGION
@@ -90,14 +114,33 @@ def aws_client(service: str, *, account: CloudAccount | None = None, region: str
             service, endpoint_url=endpoint, config=config
         )
         import_string(SANDBOX_HOOK)(client, account_id=account.account_id if account is not None else None)
-        return client
-    if account is not None and account.role_arn:
-        return _assumed_role_session(account).client(service, config=config)
-    return boto3.Session().client(service, config=config)
+    elif account is not None and account.role_arn:
+        client = _assumed_role_session(account).client(service, config=config)
+    else:
+        client = boto3.Session().client(service, config=config)
+    service_id = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"after-call.{service_id}", _permission_namer(service), unique_id="costplane-iam")
+    return client
 
 
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+def access_denied_text(error: BaseException, *, service: str | None = None) -> str | None:
+    """ "AccessDenied: ce:GetCostAndUsage is not granted to the role" for an access-denied ClientError, else None.
+
+    The permission comes from the client that made the call (aws_client names it on the error); `service` names it
+    for a client made elsewhere (a test's), else the operation alone is named.
+    """
+    if not isinstance(error, ClientError) or str(error_code(error)) not in ACCESS_DENIED_CODES:
+        return None
+    operation = error.operation_name or "an operation"
+    permission = error.response.get("Error", {}).get(PERMISSION_KEY) or (
+        iam_action(service, operation) if service else operation
+    )
+    message = error.response.get("Error", {}).get("Message", "")
+    return f"AccessDenied: {permission} is not granted to the role" + (f" (AWS: {message})" if message else "")
 
 
 def with_backoff(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from finops.aws.clients import with_backoff
+from finops.aws.clients import access_denied_text, with_backoff
 
 
 class ExportLocationError(Exception):
@@ -50,7 +50,12 @@ def _keys_under(client: BaseClient, bucket: str, prefix: str) -> Iterator[str]:
 
 
 def _manifest_files(client: BaseClient, bucket: str, key: str) -> list[S3Object]:
-    body = with_backoff(client.get_object, Bucket=bucket, Key=key)["Body"].read()
+    try:
+        body = with_backoff(client.get_object, Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if (denied := access_denied_text(error, service="s3")) is None:
+            raise
+        raise ExportLocationError(f"s3://{bucket}/{key}: cannot read the manifest ({denied})") from None
     try:
         manifest = json.loads(body)
     except ValueError as error:
@@ -70,7 +75,8 @@ def export_files(client: BaseClient, uri: str) -> list[S3Object]:
     try:
         manifests = sorted(key for key in _keys_under(client, bucket, prefix) if key.endswith("Manifest.json"))
     except ClientError as error:
-        raise ExportLocationError(f"{uri}: cannot list the bucket ({error})") from None
+        reason = access_denied_text(error, service="s3") or error
+        raise ExportLocationError(f"{uri}: cannot list the bucket ({reason})") from None
     if not manifests:
         raise ExportLocationError(f"{uri}: no export manifest (*Manifest.json) under this prefix")
     files: list[S3Object] = []
@@ -89,6 +95,7 @@ def downloaded(client: BaseClient, s3_object: S3Object) -> Iterator[Path]:
         try:
             client.download_fileobj(s3_object.bucket, s3_object.key, handle)
         except ClientError as error:
-            raise ExportLocationError(f"{s3_object.uri}: cannot download ({error})") from None
+            reason = access_denied_text(error, service="s3") or error
+            raise ExportLocationError(f"{s3_object.uri}: cannot download ({reason})") from None
         handle.flush()
         yield Path(handle.name)

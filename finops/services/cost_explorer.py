@@ -32,7 +32,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from finops.aws import cost_explorer as ce
-from finops.aws.clients import aws_client
+from finops.aws.clients import access_denied_text, aws_client
 from finops.models import CloudAccount, CostExplorerRecord, IngestionRun
 from finops.services.table_statistics import table_statistics_refresh
 
@@ -238,7 +238,10 @@ def cost_explorer_window(
 
 
 def _error_text(error: Exception) -> str:
-    # str(ClientError) already reads "An error occurred (Code) when calling ...: message".
+    # str(ClientError) already reads "An error occurred (Code) when calling ...: message"; a denial names its permission
+    # instead.
+    if denied := access_denied_text(error, service="ce"):
+        return denied
     return str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
 
 

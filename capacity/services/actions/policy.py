@@ -34,6 +34,7 @@ from capacity.services.actions.state import (
 )
 from capacity.services.inventory import clients_for
 from capacity.services.policies.guards import action_guard_reason
+from finops.aws.clients import access_denied_text
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def policy_action_execute(
         )
     except Exception as error:  # record it, never leave `running`
         logger.exception("policy action %s failed", action.pk)
-        outcome = Outcome(Action.State.FAILED, f"Failed: {error}", error=f"{type(error).__name__}: {error}")
+        reason = access_denied_text(error) or f"{type(error).__name__}: {error}"  # a denial names its permission
+        outcome = Outcome(Action.State.FAILED, f"Failed: {reason}", error=reason)
     finished = action_finish(action_id=action.pk, outcome=outcome, now=now or timezone.now())
     if finished.state == Action.State.DONE and finished.resource_id and outcome.new:
         Resource.objects.filter(pk=finished.resource_id).update(state=outcome.new)

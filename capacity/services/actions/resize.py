@@ -39,6 +39,7 @@ from capacity.services.actions.state import (
     leased_waits,
 )
 from capacity.services.inventory import clients_for
+from finops.aws.clients import access_denied_text
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ def rightsize_action_execute(
                 outcome = sagemaker_resize(sagemaker, name, current, target, config_name_suffix, waits, progress)
     except Exception as error:  # anything outside the steps' own handling: record it, never leave `running`
         logger.exception("action %s failed", action.pk)
-        outcome = Outcome(Action.State.FAILED, f"Failed: {error}", error=f"{type(error).__name__}: {error}")
+        reason = access_denied_text(error) or f"{type(error).__name__}: {error}"  # a denial names its permission
+        outcome = Outcome(Action.State.FAILED, f"Failed: {reason}", error=reason)
     return action_finish(action_id=action.pk, outcome=outcome, now=now or timezone.now())
 
 
