@@ -10,7 +10,7 @@ from typing import BinaryIO
 import pandas as pd
 import pyarrow as pa
 
-from finops.importers import cur, focus
+from finops.importers import checks, cur, focus
 from finops.importers.batch import Batch, ColumnPlan
 from finops.importers.errors import BillingFileError
 from finops.importers.reading import (
@@ -28,23 +28,35 @@ from finops.importers.values import BatchContext
 
 @dataclass
 class BillingFile:
-    """An opened billing export: its format, and its rows as normalised frames through ``batches()``."""
+    """An opened billing export: its format, and its rows as normalised frames through ``batches()``.
+
+    ``ignored_columns``: the header's columns that its format does not define, as written (see ``checks``).
+    """
 
     path: str
     format: BillingFormat
     version: str | None
     total_rows: int | None
+    ignored_columns: tuple[str, ...] = ()
     _source: Source = field(repr=False, compare=False, kw_only=True)
     _container: str = field(repr=False, compare=False, kw_only=True)
     _header: list[str] = field(repr=False, compare=False, kw_only=True)
     _plan: ColumnPlan = field(repr=False, compare=False, kw_only=True)
 
-    def batches(self, *, default_account_id: str | None = None, batch_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+    def batches(
+        self,
+        *,
+        default_account_id: str | None = None,
+        batch_rows: int = 100_000,
+        max_integer_digits: int | None = None,
+    ) -> Iterator[pd.DataFrame]:
         """Frames of at most ``batch_rows`` rows with exactly NORMALISED_COLUMNS, in file order.
 
-        ``default_account_id`` is the account of a file that has no account column. Raises
-        BillingFileError (naming the 1-based data row and the column) on the first bad value; frames
-        already yielded stay valid, so a caller that must not keep partial files loads in one transaction.
+        ``default_account_id`` is the account of a file that has no account column; ``max_integer_digits``,
+        when given, how many digits before the point a cost or quantity may have (what the caller can store).
+        Raises BillingFileError (naming the 1-based data row and the column) on the first bad value, such as
+        a period that ends before it starts; frames already yielded stay valid, so a caller that must not
+        keep partial files loads in one transaction.
         """
         if batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
@@ -55,7 +67,11 @@ class BillingFile:
                 continue
             context = BatchContext(self.path, first_row, column_names=self._file_names())
             batch = Batch.from_table(table, self._plan, context, default_account_id)
-            yield normalise(batch)
+            normalised = normalise(batch)
+            checks.periods_in_order(normalised, context, self.format)
+            if max_integer_digits is not None:
+                checks.numbers_storable(normalised, context, self.format, max_integer_digits)
+            yield normalised
             first_row += table.num_rows
 
     def _tables(self, batch_rows: int) -> Iterator[pa.Table | pa.RecordBatch]:
@@ -85,8 +101,10 @@ def open_billing_file(source: str | os.PathLike[str] | BinaryIO, *, name: str | 
         header, total_rows = parquet_schema(data)
     else:
         header, total_rows = csv_header(data, container), None
+    checks.single_format(header, data.name)
     detected = detect_format(header)
     if detected is None:
+        checks.cost_column_present(header, data.name)
         shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
         raise BillingFileError(
             data.name, f"not a FOCUS, CUR 2.0 or legacy CUR export (no BilledCost or unblended cost column): {shown}"
@@ -102,6 +120,7 @@ def open_billing_file(source: str | os.PathLike[str] | BinaryIO, *, name: str | 
         format=billing_format,
         version=version,
         total_rows=total_rows,
+        ignored_columns=checks.ignored_columns(header, billing_format),
         _source=data,
         _container=container,
         _header=header,

@@ -3,7 +3,8 @@
 An import replaces every row that the same source format wrote for the same billing account and
 billing period, touching only the lines that changed (finops.services.billing_writer does the
 writing: line keys, COPY, staging and merge). Any error rolls the whole import back: what was
-stored before stays as it was.
+stored before stays as it was. Columns a file's format does not define are ignored and named once per file
+in the run's ``detail["warnings"]`` (and in its ``detail["files"]`` entry).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from finops.aws.clients import aws_client
 from finops.aws.exports import downloaded, export_files
-from finops.importers import BillingFileError, list_billing_files, open_billing_file
+from finops.importers import BillingFile, BillingFileError, BillingFormat, list_billing_files, open_billing_file
 from finops.models import CloudAccount, CostRecord, ExportDailyTotal, IngestionRun
 from finops.models.accounts import account_id_validator
 from finops.services.billing_writer import (
@@ -33,6 +34,10 @@ from finops.services.billing_writer import (
 from finops.services.table_statistics import table_statistics_refresh
 
 Progress = Callable[[int, int | None], None]
+# What CostRecord's NUMERIC columns hold before the point: a larger number is a bad value naming its row,
+# not an overflow from COPY naming nothing.
+_MONEY_FIELD = CostRecord._meta.get_field("billed_cost")
+_INTEGER_DIGITS = _MONEY_FIELD.max_digits - _MONEY_FIELD.decimal_places
 
 
 def _ensure_accounts(account_ids: set[str]) -> None:
@@ -49,10 +54,10 @@ def _local_sources(location: str) -> list[Path]:
     if path.is_dir():
         files = list_billing_files(path)
         if not files:
-            raise BillingFileError(str(path), None, None, "this folder holds no billing files (Parquet, CSV, CSV.gz)")
+            raise BillingFileError(str(path), "this folder holds no billing files (Parquet, CSV, CSV.gz)")
         return files
     if not path.exists():
-        raise BillingFileError(str(path), None, None, "no such file or folder")
+        raise BillingFileError(str(path), "no such file or folder")
     return [path]
 
 
@@ -89,6 +94,8 @@ def billing_export_import(
     state = ImportState(run=run)
     started = time.monotonic()
     files: list[dict] = []
+    warnings: list[str] = []
+    current: str | None = None  # the file being read, so that any error names it
     try:
         with transaction.atomic(), connection.cursor() as cursor, ExitStack() as stack:
             # A bulk load defers more of the tags GIN index's work to its pending list (merged by
@@ -96,15 +103,27 @@ def billing_export_import(
             cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
             cursor.execute("SET LOCAL synchronous_commit = off")
             for name, path in _sources(location, stack):
+                current = name
                 billing_file = open_billing_file(path, name=name)
                 before, fmt = state.rows, billing_file.format.value
-                batches = billing_file.batches(default_account_id=default_account_id, batch_rows=batch_rows)
+                batches = billing_file.batches(
+                    default_account_id=default_account_id, batch_rows=batch_rows, max_integer_digits=_INTEGER_DIGITS
+                )
                 with closing(batches_ahead(batch_prepare(batch, fmt, state) for batch in batches)) as prepared_batches:
                     for prepared in prepared_batches:
                         batch_copy(cursor, prepared, fmt, state)
                     if progress:
                         progress(state.rows - before, billing_file.total_rows)
-                files.append({"file": name, "format": billing_file.format.value, "rows": state.rows - before})
+                files.append(
+                    {
+                        "file": name,
+                        "format": billing_file.format.value,
+                        "rows": state.rows - before,
+                        "ignored_columns": list(billing_file.ignored_columns),
+                    }
+                )
+                warnings.extend(_ignored_columns_warnings(name, billing_file))
+                current = None
             deleted, inserted = staging_merge(cursor, state)
             daily_totals_record(cursor, state)
             _ensure_accounts(state.accounts)
@@ -112,17 +131,36 @@ def billing_export_import(
             run.rows = state.rows
             run.rows_inserted = fresh_rows + inserted
             run.rows_deleted = deleted
-            run.detail = {"files": files, "periods": _periods(state), "seconds": round(time.monotonic() - started, 3)}
+            run.detail = {
+                "files": files,
+                "periods": _periods(state),
+                "seconds": round(time.monotonic() - started, 3),
+                "warnings": warnings,
+            }
             run.status = IngestionRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
             table_statistics_refresh(tables=[CostRecord, ExportDailyTotal])
     except Exception as error:
         IngestionRun.objects.filter(pk=run.pk).update(
-            status=IngestionRun.Status.FAILED, error=str(error), finished_at=timezone.now(), detail={"files": files}
+            status=IngestionRun.Status.FAILED,
+            error=str(error) if isinstance(error, BillingFileError) or current is None else f"{current}: {error}",
+            finished_at=timezone.now(),
+            detail={"files": files},
         )
         raise
     return run
+
+
+def _ignored_columns_warnings(name: str, billing_file: BillingFile) -> list[str]:
+    """One line per file (not per row or batch) naming the columns its format does not define."""
+    columns = billing_file.ignored_columns
+    if not columns:
+        return []
+    shown = ", ".join(repr(column) for column in columns)
+    kind = "FOCUS version" if billing_file.format is BillingFormat.FOCUS else "CUR column family"
+    noun = "the column" if len(columns) == 1 else "the columns"
+    return [f"{name}: ignored {noun} {shown}, which no {kind} defines"]
 
 
 def _periods(state: ImportState) -> list[dict]:

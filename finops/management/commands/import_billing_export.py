@@ -43,6 +43,8 @@ class Command(BaseCommand):
         finally:
             bar.close()
         if verbosity > 0:
+            for warning in run.detail.get("warnings", []):
+                self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Imported {run.rows:,} rows from {len(run.detail['files'])} file(s) in "
