@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from capacity.models import Recommendation
+from dashboards.tables.capacity import hourly_price_text
 from dashboards.tables.columns import NUMERIC, WRAP, MoneyColumn, money_html
 from dashboards.templatetags.costplane import exact
 from dashboards.templatetags.labels import account_label_html, enum_label, risk_label
@@ -47,6 +48,17 @@ def _percent(value) -> str:
     return f"{float(value):.1f}%"
 
 
+YES_NO = {"true": "Yes", "false": "No"}
+
+
+def _hourly_text(value) -> str:
+    """A stored hourly price (a decimal string with 20 fractional digits) as "$7.9408 an hour"; a negative one (a
+    price change) keeps its sign."""
+    price = Decimal(str(value))
+    text = hourly_price_text(abs(price))
+    return f"{'-' if price < 0 else ''}{text} an hour"
+
+
 def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
     """The evidence's scalar facts as (label, text) rows, known ones first and worded; structured parts
     (thresholds, candidates, utilisation metrics) are shown by the template, and everything is in the raw JSON."""
@@ -77,8 +89,22 @@ def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
         minimum = thresholds.get("min_coverage")
         needs = f", needs {minimum:.0%}" if minimum is not None else ""
         rows.append(("Hours with GPU data", f"{used} of {expected}{share}{needs}"))
+    if "gpu_mean_percent" in evidence:
+        rows.append(("GPU utilisation, mean of hourly averages", _percent(evidence["gpu_mean_percent"])))
+    if "gpu_memory_mean_percent" in evidence:
+        rows.append(("GPU memory, mean of hourly averages", _percent(evidence["gpu_memory_mean_percent"])))
+    if evidence.get("instance_count"):
+        rows.append(("Instances", str(evidence["instance_count"])))
+    for key, label in (
+        ("current_hourly_usd", "Current price"),
+        ("recommended_hourly_usd", "Recommended price"),
+        ("hourly_price_delta_usd", "Price change"),
+    ):
+        if evidence.get(key) is not None:
+            rows.append((label, _hourly_text(evidence[key])))
     if evidence.get("lookback_start") and evidence.get("lookback_end"):
-        rows.append(("Window", f"{evidence['lookback_start'][:16]} – {evidence['lookback_end'][:16]} UTC"))
+        start, end = _utc_text(evidence["lookback_start"]), _utc_text(evidence["lookback_end"])
+        rows.append(("Window", f"{start.removesuffix(' UTC')} – {end}"))
     if evidence.get("lookback_days"):
         rows.append(("Look-back", f"{evidence['lookback_days']} days"))
     if evidence.get("current_performance_risk"):
@@ -86,12 +112,15 @@ def recommendation_evidence_rows(evidence: dict) -> list[tuple[str, str]]:
     if evidence.get("last_refresh"):
         rows.append(("Compute Optimizer refreshed", _utc_text(evidence["last_refresh"])))
     if evidence.get("idle"):
-        rows.append(("Idle (Compute Optimizer)", enum_label(evidence["idle"])))
+        # Compute Optimizer states it as the strings "True" / "False".
+        idle = YES_NO.get(str(evidence["idle"]).lower(), enum_label(evidence["idle"]))
+        rows.append(("Idle (Compute Optimizer)", idle))
     shown = {
         "gpu_p95_percent", "gpu_memory_p95_percent", "gpu_memory_peak_percent", "gpu_memory_peak_mib",
         "gpu_memory_required_mib", "gpus_required", "hours_used", "hours_expected", "lookback_start", "lookback_end",
         "lookback_days", "current_performance_risk", "last_refresh", "idle", "thresholds", "candidates",
-        "utilization_metrics",
+        "utilization_metrics", "gpu_mean_percent", "gpu_memory_mean_percent", "instance_count", "current_hourly_usd",
+        "recommended_hourly_usd", "hourly_price_delta_usd",
     }  # fmt: skip
     for key, value in sorted(evidence.items()):
         if key not in shown and value not in (None, "", [], {}) and not isinstance(value, dict | list):
@@ -110,10 +139,26 @@ def recommendation_option_rows(options: list[dict]) -> list[dict]:
             "monthly_savings": option.get("monthly_savings"),
             "savings_basis": option.get("savings_basis", ""),
             "hourly_usd": option.get("hourly_usd"),
+            "hourly_text": hourly_price_text(Decimal(str(option["hourly_usd"]))) if option.get("hourly_usd") else "",
             "migration_effort": option.get("migration_effort") or "—",
         }
         for number, option in enumerate(options, start=1)
     ]
+
+
+def recommendation_candidate_rows(candidates: list[dict]) -> list[dict]:
+    """The instance types Costplane's GPU right-sizing considered, with the price and GPU memory as text."""
+    rows = []
+    for candidate in candidates:
+        price, memory = candidate.get("hourly_usd"), candidate.get("gpu_memory_mib")
+        rows.append(
+            candidate
+            | {
+                "hourly_text": "—" if price is None else hourly_price_text(Decimal(str(price))),
+                "gpu_memory_text": "—" if memory is None else f"{memory:,}",
+            }
+        )
+    return rows
 
 
 class RecommendationTable(tables.Table):

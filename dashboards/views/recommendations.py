@@ -48,6 +48,7 @@ from dashboards.forms.recommendations import DECISION_PAST, RecommendationDecisi
 from dashboards.tables.recommendations import (
     RecommendationSavingsByTeamTable,
     RecommendationTable,
+    recommendation_candidate_rows,
     recommendation_evidence_rows,
     recommendation_option_rows,
     recommendation_resource_label,
@@ -314,7 +315,7 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             "action_transitions": list(action.transitions.all()) if action else [],
             "evidence_rows": recommendation_evidence_rows(evidence),
             "thresholds": evidence.get("thresholds") or {},
-            "candidates": evidence.get("candidates") or [],
+            "candidates": recommendation_candidate_rows(evidence.get("candidates") or []),
             "utilization_metrics": evidence.get("utilization_metrics") or [],
             "options": recommendation_option_rows(recommendation.options or []),
             "can_decide": can_decide,

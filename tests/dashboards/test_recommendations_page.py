@@ -71,7 +71,7 @@ def recommendations_seed(now=None) -> dict[str, Recommendation]:
              "savings_basis": "public", "currency": "USD", "migration_effort": "Medium"},
         ],
         evidence={"utilization_metrics": [{"name": "GPU_PERCENTAGE", "statistic": "MAXIMUM", "value": 12.5}],
-                  "lookback_days": 14, "current_performance_risk": "VeryLow"},
+                  "lookback_days": 14, "current_performance_risk": "VeryLow", "idle": "False"},
         resource_ids=("i-0gpu",), tags={"team": "vision"},
     )  # fmt: skip
     costplane = Proposal(
@@ -83,7 +83,10 @@ def recommendations_seed(now=None) -> dict[str, Recommendation]:
         evidence={
             "gpu_p95_percent": 11.25, "gpu_memory_p95_percent": 18.0, "gpu_memory_peak_percent": 21.5,
             "gpu_memory_peak_mib": 21135.4, "gpu_memory_required_mib": 25362.5, "gpus_required": 1,
-            "hours_used": 330, "hours_expected": 336,
+            "hours_used": 330, "hours_expected": 336, "gpu_mean_percent": 6.4963, "gpu_memory_mean_percent": 15.2,
+            "instance_count": 1, "current_hourly_usd": "7.09000000000000000000",
+            "recommended_hourly_usd": "1.51500000000000000000", "hourly_price_delta_usd": "-5.57500000000000000000",
+            "lookback_start": "2026-11-23T03:00:00+00:00", "lookback_end": "2026-12-07T03:00:00+00:00",
             "thresholds": {"gpu_p95_percent": 40.0, "gpu_memory_p95_percent": 50.0, "memory_headroom": 0.2,
                            "min_coverage": 0.8},
             "candidates": [
@@ -239,8 +242,15 @@ def test_it_shows_the_evidence_and_the_audit_trail_in_the_detail_fragment(viewer
     assert evidence["GPU memory, p95 of hourly averages"] == "18.0% (recommends below 50%)"
     assert evidence["GPU memory needed"] == "25,362 MiB (peak + 20% headroom)"
     assert evidence["Hours with GPU data"] == "330 of 336 (98%), needs 80%"
+    assert evidence["GPU utilisation, mean of hourly averages"] == "6.5%"
+    assert evidence["GPU memory, mean of hourly averages"] == "15.2%"
+    assert (evidence["Instances"], evidence["Current price"]) == ("1", "$7.09 an hour")
+    assert (evidence["Recommended price"], evidence["Price change"]) == ("$1.515 an hour", "-$5.575 an hour")
+    assert evidence["Window"] == "2026-11-23 03:00 – 2026-12-07 03:00 UTC"
+    assert not any(label.endswith(" usd") or "0000" in value for label, value in evidence.items()), evidence
     candidates = table_rows(html, "recommendation-candidates")
-    assert candidates[0] == ["ml.g5.2xlarge recommended", "1", "24576", "1.515", "no", "yes"]
+    assert candidates[0] == ["ml.g5.2xlarge recommended", "1", "24,576", "$1.515", "no", "yes"]
+    assert table_rows(html, "recommendation-options")[0][1] == "ml.g5.2xlarge $1.515/h"
     assert candidates[1][0] == "ml.g5.4xlarge"
     transitions = table_rows(html, "recommendation-transitions")
     assert [row[1:3] for row in transitions] == [["costplane ingestion", "created → open"]]
@@ -253,6 +263,7 @@ def test_it_shows_the_evidence_and_the_audit_trail_in_the_detail_fragment(viewer
     assert table_rows(trainer, "recommendation-utilisation") == [["GPU %", "Maximum", "12.5"]]
     evidence = dict(table_rows(re.sub(r"<(/?)th[^>]*>", r"<\1td>", trainer), "recommendation-evidence"))
     assert evidence["Current performance risk"] == "0 of 4 (very low)"
+    assert evidence["Idle (Compute Optimizer)"] == "No"
     assert "VeryLow" not in text(trainer.split("<details")[0]), "enum values as words outside the raw JSON"
 
 
