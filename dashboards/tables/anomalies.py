@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from dashboards.tables.columns import NUMERIC
@@ -44,9 +45,10 @@ class CostAnomalyTable(tables.Table):
         super().__init__(*args, row_attrs=row_attrs, **kwargs)
 
     def render_day(self, value, record):
+        # One date format for one day and for several (as the detail's title writes them).
         if record.end_day and record.end_day != value:
-            return format_html("{} – {}", value, record.end_day)
-        return value
+            return format_html("{} – {}", date_format(value), date_format(record.end_day))
+        return date_format(value)
 
     def render_source(self, value, record):
         return "AWS" if record.source == "aws" else "Costplane"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -31,10 +32,25 @@ def anomaly(db):
     )  # fmt: skip
 
 
-def test_it_shows_an_empty_budgets_page_that_says_how_to_start(viewer_client):
+def test_it_shows_an_empty_budgets_page_that_says_how_to_start(viewer_client, client, operator):
     response = viewer_client.get("/budgets/")
     assert response.status_code == 200
     assert "No budgets yet" in response.content.decode()
+    assert "Operators create them on this page or with POST /api/v1/budgets." in response.content.decode()
+    client.force_login(operator)
+    page = client.get("/budgets/").content.decode()
+    assert "Add one with the form below, or with POST /api/v1/budgets." in page and 'id="budget-add"' in page
+
+
+def test_it_writes_one_day_and_several_days_in_the_same_date_format(viewer_client, anomaly):
+    CostAnomaly.objects.create(
+        dimension="team", value="vision", day=date(2026, 3, 20), end_day=date(2026, 3, 22), expected=Decimal("30"),
+        actual=Decimal("90"), impact=Decimal("150"), score=9.1,
+        incident=CostAnomalyIncident.objects.create(day=date(2026, 3, 20), end_day=date(2026, 3, 22), impact=150),
+    )  # fmt: skip
+    page = viewer_client.get("/anomalies/").content.decode()
+    days = re.findall(r"<tr[^>]*data-anomaly[^>]*>\s*<td[^>]*>([^<]*)</td>", page)
+    assert days == ["March 28, 2026", "March 20, 2026 – March 22, 2026"], "not 2026-03-20 – 2026-03-22"
 
 
 def test_it_lists_a_budget_with_its_actual_and_method(viewer_client):
