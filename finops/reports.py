@@ -14,20 +14,23 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 WINDOWS_RELATIVE = ("7d", "30d", "90d", "mtd", "ytd", "lastmonth")
-KEYS = ("account", "service", "region", "usage_type", "resource", "charge_category")
+KEYS = ("account", "service", "region", "usage_type", "resource", "charge_category", "provider", "invoice_issuer")
 COST_BASES = ("billed", "effective", "list")
 STEPS = ("day", "week", "month")
-FILTERS = ("account", "service", "region", "charge_category")
+FILTERS = ("account", "service", "region", "charge_category", "provider")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment")
 # Every parameter report_query_parse reads (an API endpoint answers 400 to any other: config.api).
-REPORT_PARAMS = ("window", "aggregate", "cost_basis", "step", *FILTERS)
+REPORT_PARAMS = ("window", "aggregate", "cost_basis", "step", *FILTERS, "currency")
+# Tag keys as FOCUS and AWS allow them: up to 1,024 characters, colons and commas included.
+TAG_KEY_MAX = 1024
 UNALLOCATED = "__unallocated__"
 # Stored money has 38 digits (20 fractional); sums need more than Decimal's default 28.
 MONEY_CONTEXT = Context(prec=80)
 # Money leaves a report with at most the stored precision: NUMERIC(38, 20).
 MONEY_PLACES = 20
 MONEY_UNIT = Decimal(1).scaleb(-MONEY_PLACES)
-_TAG_KEY = re.compile(r"^tag:(?P<key>.{1,128})$", re.DOTALL)
+_TAG_KEY = re.compile(rf"^tag:(?P<key>.{{1,{TAG_KEY_MAX}}})$", re.DOTALL)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class ReportError(ValueError):
@@ -66,6 +69,7 @@ class ReportQuery:
     cost_basis: str = "billed"
     step: str | None = None
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    currency: str | None = None  # ISO 4217; None: the rows' one currency (several: an error, never converted)
 
     @property
     def tag_keys(self) -> tuple[str, ...]:
@@ -100,16 +104,22 @@ def window_parse(value: str, *, today: date) -> tuple[date, date]:
     return start, end
 
 
-def _aggregate_parse(value: str) -> tuple[tuple[str, ...], list[str]]:
+def _aggregate_parse(values: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Keys from `aggregate`: one value is comma-separated; repeated values are one key each (empty ones
+    skipped), so that a tag key holding a comma can be named: `aggregate=tag:a,b&aggregate=service`, or
+    `aggregate=tag:a,b&aggregate=` for that key alone."""
     keys: list[str] = []
     problems: list[str] = []
-    for raw in value.split(","):
-        key = raw.strip()
+    raw_keys = list(values) if len(values) > 1 else (values[0].split(",") if values else [])
+    for raw in raw_keys:
+        key = raw if raw.startswith("tag:") else raw.strip()
         if not key:
             continue
         if key.startswith("tag:"):
             if not _TAG_KEY.match(key):
-                problems.append(f"'{key}' names no tag key: use tag:KEY, for example tag:team.")
+                problems.append(
+                    f"'{key[:80]}' names no tag key: use tag:KEY (1 to {TAG_KEY_MAX} characters), for example tag:team."
+                )
                 continue
         elif key not in KEYS:
             problems.append(f"'{key}' is not an aggregate key; use {', '.join(KEYS)} or tag:KEY.")
@@ -137,7 +147,7 @@ def report_query_parse(params: Mapping[str, Sequence[str]], *, today: date) -> R
         start, end = window_parse(window, today=today)
     except ValueError as error:
         errors.setdefault("window", []).append(str(error))
-    aggregate, problems = _aggregate_parse(single("aggregate", "") or "")
+    aggregate, problems = _aggregate_parse(list(params.get("aggregate") or []))
     if problems:
         errors["aggregate"] = problems
     cost_basis = single("cost_basis", "billed")
@@ -151,15 +161,35 @@ def report_query_parse(params: Mapping[str, Sequence[str]], *, today: date) -> R
         values = tuple(value.strip() for value in params.get(name) or [] if value.strip())
         if not values:
             continue
-        if name == "account" and any(not re.fullmatch(r"\d{12}", value) for value in values):
-            errors.setdefault(name, []).append("An account is a 12-digit id.")
         if name == "charge_category" and any(value not in CHARGE_CATEGORIES for value in values):
             errors.setdefault(name, []).append(f"Charge categories are {', '.join(CHARGE_CATEGORIES)}.")
         filters[name] = values
+    currency = single("currency", None)
+    if currency is not None:
+        currency = currency.strip().upper()
+        if not _CURRENCY.match(currency):
+            errors.setdefault("currency", []).append(
+                f"'{currency[:40]}' is not an ISO 4217 currency code: give three letters, for example currency=EUR."
+            )
     if errors:
         raise ReportQueryError(errors)
     return ReportQuery(
-        start=start, end=end, aggregate=aggregate, cost_basis=cost_basis or "billed", step=step, filters=filters
+        start=start,
+        end=end,
+        aggregate=aggregate,
+        cost_basis=cost_basis or "billed",
+        step=step,
+        filters=filters,
+        currency=currency or None,
+    )
+
+
+def currencies_error(currencies) -> ReportDataError:
+    """The 400 for a report whose rows hold several currencies and whose request names none."""
+    named = ", ".join(sorted(currencies))
+    return ReportDataError(
+        "currency",
+        f"The data in this report holds {named}; choose one with currency=... (amounts are never converted).",
     )
 
 

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
 # The pinnable test clock (COSTPLANE_TEST_CLOCK, @pytest.mark.clock) and per-xdist-worker brokers.
 pytest_plugins = ["tests.clock", "tests.parallel"]
+
+# Property tests check outcomes, never speed: a busy machine (three xdist workers on two cores) must not fail
+# them on hypothesis's 200 ms per-example deadline.
+settings.register_profile("costplane", deadline=None)
+settings.load_profile("costplane")
 
 PASSWORD = "correct horse battery staple"
 

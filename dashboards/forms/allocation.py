@@ -64,6 +64,9 @@ class AllocationControlsForm(forms.Form):
     charge_category = forms.MultipleChoiceField(
         choices=CostRecord.ChargeCategory.choices, required=False, label="Charge category"
     )
+    provider = forms.MultipleChoiceField(choices=(), required=False, label="Provider")
+    # Offered when the window's rows hold several billing currencies: a report is in one, never converted.
+    currency = forms.ChoiceField(choices=(), required=False, label="Currency")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +84,15 @@ class AllocationControlsForm(forms.Form):
     def filter_options_set(self, options: BillingFilterOptions, *, account_names: dict[str, str]) -> None:
         """Offer the accounts, services and regions seen in the window, and keep any chosen value selectable
         (the Reports API accepts a value with no rows: it narrows to nothing)."""
-        for name, values in (("service", options.services), ("account", options.accounts), ("region", options.regions)):
+        self.currencies = sorted({*options.currencies, *self.selected("currency")})
+        self.fields["currency"].choices = [("", "Choose one"), *((code, code) for code in self.currencies)]
+        named = (
+            ("service", options.services),
+            ("account", options.accounts),
+            ("region", options.regions),
+            ("provider", options.providers),
+        )
+        for name, values in named:
             everything = sorted({*values, *self.selected(name)})
             if name == "account":
                 choices = [(value, account_label_text(value, account_names)) for value in everything]
@@ -129,7 +140,15 @@ class AllocationControlsForm(forms.Form):
     def report_filters(self) -> dict[str, list[str]]:
         """The chosen filters as the Reports API takes them ({name: [value, ...]}, repeatable; call after
         is_valid())."""
-        return {name: list(self.cleaned_data[name]) for name in FILTERS if self.cleaned_data.get(name)}
+        filters = {name: list(self.cleaned_data[name]) for name in FILTERS if self.cleaned_data.get(name)}
+        if self.cleaned_data.get("currency"):
+            filters["currency"] = [self.cleaned_data["currency"]]
+        return filters
+
+    @property
+    def currency_choice_shown(self) -> bool:
+        """Whether to offer the currency control: the window's rows hold several currencies (or one was chosen)."""
+        return len(getattr(self, "currencies", ())) > 1
 
 
 class AllocationRulesForm(forms.Form):

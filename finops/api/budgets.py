@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -91,7 +92,7 @@ class BudgetSerializer(serializers.ModelSerializer):
             "id", "name", "team", "tag_key", "tag_value", "account_id", "service", "period", "amount", "currency",
             "cost_basis", "thresholds", "status", "created_by", "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["id", "currency", "status", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_by", "created_at", "updated_at"]
 
     @extend_schema_field(BudgetStatusSerializer)
     def get_status(self, budget: Budget) -> dict:
@@ -105,6 +106,14 @@ class BudgetSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(f"The {key[0]}% {key[1]} threshold is given twice.")
             seen.add(key)
         return value
+
+    def validate_currency(self, value: str) -> str:
+        code = (value or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise serializers.ValidationError(
+                f"'{value}' is not an ISO 4217 currency code: give three letters, for example EUR."
+            )
+        return code
 
     def validate(self, data: dict) -> dict:
         tag_key = data.get("tag_key", getattr(self.instance, "tag_key", ""))

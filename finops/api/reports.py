@@ -84,14 +84,23 @@ REPORT_PARAMETERS = [
     OpenApiParameter(
         "aggregate",
         str,
-        description="Comma-separated: account, service, region, usage_type, resource, charge_category, tag:KEY.",
-    ),  # fmt: skip
+        many=True,
+        description="Comma-separated keys among account, service, region, usage_type, resource, charge_category, "
+        "provider, invoice_issuer, tag:KEY (KEY up to 1,024 characters). Repeated: one key per value, so that a "
+        "tag key holding a comma can be named.",
+    ),
     OpenApiParameter("cost_basis", str, enum=list(COST_BASES)),
     OpenApiParameter("step", str, enum=list(STEPS)),
     OpenApiParameter("account", str, many=True),
     OpenApiParameter("service", str, many=True),
     OpenApiParameter("region", str, many=True),
     OpenApiParameter("charge_category", str, many=True),
+    OpenApiParameter("provider", str, many=True, description="FOCUS ProviderName (AWS for CUR and Cost Explorer)."),
+    OpenApiParameter(
+        "currency",
+        str,
+        description="ISO 4217 billing currency. Required when the rows hold several: amounts are never converted.",
+    ),
     OpenApiParameter("format", str, enum=["json", "csv"]),
 ]
 
@@ -237,12 +246,16 @@ class TagCoverageView(StrictQueryParams, APIView):
 
     The window, cost basis and filters are the Reports API's; the figures are per day whatever the step."""
 
-    accepted_query_params = ("key", "window", "cost_basis", *FILTERS)
+    accepted_query_params = ("key", "window", "cost_basis", *FILTERS, "currency")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("key", str, required=True, description="Tag key, e.g. team"),
-            *(parameter for parameter in REPORT_PARAMETERS if parameter.name in ("window", "cost_basis", *FILTERS)),
+            *(
+                parameter
+                for parameter in REPORT_PARAMETERS
+                if parameter.name in ("window", "cost_basis", *FILTERS, "currency")
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from finops.importers.errors import BillingFileError
 from finops.importers.schema import NORMALISED_COLUMNS
-from finops.importers.values import BatchContext, calendar_months, coalesce, dates, text
+from finops.importers.values import BatchContext, calendar_months, coalesce, dates, text, text_kept
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class Batch:
     def text(self, *names: str) -> np.ndarray | None:
         """Per row, the first non-empty value among the named columns that exist (None if none exist)."""
         return coalesce(*(text(self.columns[name]) for name in names if name in self.columns))
+
+    def kept(self, *names: str) -> np.ndarray | None:
+        """Per row, the first non-null value among the named columns that exist, "" kept as a value (FOCUS)."""
+        return coalesce(*(text_kept(self.columns[name]) for name in names if name in self.columns))
 
 
 def accounts(batch: Batch, billing_column: str, sub_column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,10 @@ service_name: ``product_product_name`` (legacy; in CUR 2.0 the ``product_name`` 
 the product code (``AmazonEC2``). service_category is None (CUR has no such column).
 region_id: ``product_region_code`` (CUR 2.0), else ``product_region`` (legacy, which holds codes).
 Accounts: billing = ``bill_payer_account_id``, sub account = ``line_item_usage_account_id``.
+billing_currency: ``line_item_currency_code`` (ISO 4217; USD only when the file has no such column);
+provider_name is AWS; invoice_issuer_name ``bill_invoicing_entity``; invoice_id ``bill_invoice_id``;
+sku_id ``product_sku``; pricing_currency ``pricing_currency`` (kept, never a cost basis). CUR has no
+null apart from an empty field: an empty text value is None.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from finops.importers.tags import (
     tags_from_columns,
     tags_from_json,
 )
-from finops.importers.values import coalesce, decimal_strings, mapped, or_nones, text, timestamps
+from finops.importers.values import coalesce, currency_codes, decimal_strings, mapped, or_nones, text, timestamps
 
 SOURCE_COLUMNS = (
     "bill_payer_account_id",
@@ -87,6 +91,10 @@ SOURCE_COLUMNS = (
     "line_item_unblended_cost",
     "pricing_public_on_demand_cost",
     "line_item_currency_code",
+    "pricing_currency",
+    "product_sku",
+    "bill_invoicing_entity",
+    "bill_invoice_id",
     "savings_plan_savings_plan_effective_cost",
     "reservation_effective_cost",
     "savings_plan_total_commitment_to_date",
@@ -98,6 +106,12 @@ SOURCE_COLUMNS = (
 )
 _START, _END, _TYPE = "line_item_usage_start_date", "line_item_usage_end_date", "line_item_line_item_type"
 _REQUIRED = ("line_item_unblended_cost", _START, _END, _TYPE)
+_SLASH_NAMES = {
+    "line_item_unblended_cost": "lineItem/UnblendedCost",
+    _START: "lineItem/UsageStartDate",
+    _END: "lineItem/UsageEndDate",
+    _TYPE: "lineItem/LineItemType",
+}
 LINE_ITEM_TYPES: dict[str, str | None] = {
     "Usage": "usage",
     "DiscountedUsage": "usage",
@@ -125,8 +139,9 @@ def column_plan(header: list[str], names: list[str], billing_format: BillingForm
     present = {name: unique for name, unique in reversed(list(zip(canonical, names, strict=True)))}
     for required in _REQUIRED:
         if required not in present:
-            original = next((h for h, c in zip(header, canonical, strict=True) if c == required), required)
-            raise BillingFileError(path, "this CUR file has no such column, which every CUR has", column=original)
+            # Named as the file would write it: slash style in a slash-style file.
+            written = _SLASH_NAMES[required] if any("/" in name for name in header) else required
+            raise BillingFileError(path, "this CUR file has no such column, which every CUR has", column=written)
     tag_columns: list[tuple[str, str]] = []
     if billing_format is BillingFormat.CUR_LEGACY:
         for original, snake, unique in zip(header, canonical, names, strict=True):
@@ -193,12 +208,19 @@ def normalise(batch: Batch) -> pd.DataFrame:
             "region_id": or_nones(batch.text("product_region_code", "product_region"), length),
             "resource_id": or_nones(batch.text("line_item_resource_id"), length),
             "usage_type": or_nones(batch.text("line_item_usage_type"), length),
+            "sku_id": or_nones(batch.text("product_sku"), length),
             "pricing_quantity": or_nones(money("line_item_usage_amount"), length),
             "pricing_unit": or_nones(batch.text("pricing_unit"), length),
             "billed_cost": billed,
             "effective_cost": _effective_cost(batch, line_item_types, billed, money),
             "list_cost": or_nones(money("pricing_public_on_demand_cost"), length),
-            "billing_currency": coalesce(batch.text("line_item_currency_code"), np.full(length, "USD", dtype=object)),
+            "billing_currency": currency_codes(
+                batch.get("line_item_currency_code"), context, "line_item_currency_code", length
+            ),
+            "pricing_currency": or_nones(batch.text("pricing_currency"), length),
+            "provider_name": np.full(length, "AWS", dtype=object),
+            "invoice_issuer_name": or_nones(batch.text("bill_invoicing_entity"), length),
+            "invoice_id": or_nones(batch.text("bill_invoice_id"), length),
             "tags": row_tags,
         }
     )

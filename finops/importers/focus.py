@@ -6,7 +6,11 @@
 - effective_cost: ``EffectiveCost`` (``AmortizedCost`` in 1.0-preview); billed_cost when the file has neither.
 - region_id: ``RegionId`` (``Region`` in 1.0-preview); usage_type: AWS's ``x_UsageType`` when present.
 - accounts: ``BillingAccountId`` and ``SubAccountId``, each filling the other's gaps.
-- billing_currency: ``BillingCurrency``, USD when absent.
+- billing_currency: ``BillingCurrency`` (ISO 4217; a row without one is an error), USD only when the file has
+  no such column at all. ``PricingCurrency`` (1.2) is kept in pricing_currency and never used as a cost basis.
+- provider_name: ``ProviderName`` (``ServiceProviderName`` in later versions); invoice_issuer_name:
+  ``InvoiceIssuerName``; invoice_id: ``InvoiceId`` (1.2); sku_id: ``SkuId``.
+- Text columns keep null apart from "": null is "no value", "" a value the file gave (FOCUS's null handling).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 from finops.importers.batch import Batch, ColumnPlan, accounts, billing_periods, frame
 from finops.importers.errors import BillingFileError
 from finops.importers.tags import empty_tags, tags_from_json
-from finops.importers.values import coalesce, decimal_strings, mapped, nones, or_nones, timestamps
+from finops.importers.values import coalesce, currency_codes, decimal_strings, mapped, nones, or_nones, timestamps
 
 SOURCE_COLUMNS = (
     "BillingAccountId",
@@ -35,6 +39,7 @@ SOURCE_COLUMNS = (
     "Region",
     "ResourceId",
     "x_UsageType",
+    "SkuId",
     "PricingQuantity",
     "PricingUnit",
     "BilledCost",
@@ -42,6 +47,11 @@ SOURCE_COLUMNS = (
     "AmortizedCost",
     "ListCost",
     "BillingCurrency",
+    "PricingCurrency",
+    "ProviderName",
+    "ServiceProviderName",
+    "InvoiceIssuerName",
+    "InvoiceId",
     "Tags",
 )
 _CHARGE_CATEGORIES = {name: name.lower() for name in ("Usage", "Purchase", "Tax", "Credit", "Adjustment")}
@@ -85,7 +95,6 @@ def normalise(batch: Batch) -> pd.DataFrame:
         raise context.error(int(np.flatnonzero(missing)[0]), "BilledCost", "a cost is required here")
     charge_class = batch.get("ChargeClass")
     tags = batch.get("Tags")
-    currency = batch.text("BillingCurrency")
     return frame(
         {
             "billing_account_id": billing_account,
@@ -100,17 +109,22 @@ def normalise(batch: Batch) -> pd.DataFrame:
             "charge_class": nones(length)
             if charge_class is None
             else mapped(charge_class, context, "ChargeClass", _CHARGE_CLASSES, required=False),
-            "service_name": or_nones(batch.text("ServiceName"), length),
-            "service_category": or_nones(batch.text("ServiceCategory"), length),
-            "region_id": or_nones(batch.text("RegionId", "Region"), length),
-            "resource_id": or_nones(batch.text("ResourceId"), length),
-            "usage_type": or_nones(batch.text("x_UsageType"), length),
+            "service_name": or_nones(batch.kept("ServiceName"), length),
+            "service_category": or_nones(batch.kept("ServiceCategory"), length),
+            "region_id": or_nones(batch.kept("RegionId", "Region"), length),
+            "resource_id": or_nones(batch.kept("ResourceId"), length),
+            "usage_type": or_nones(batch.kept("x_UsageType"), length),
+            "sku_id": or_nones(batch.kept("SkuId"), length),
             "pricing_quantity": or_nones(money("PricingQuantity"), length),
-            "pricing_unit": or_nones(batch.text("PricingUnit"), length),
+            "pricing_unit": or_nones(batch.kept("PricingUnit"), length),
             "billed_cost": billed,
             "effective_cost": coalesce(money("EffectiveCost"), money("AmortizedCost"), billed),
             "list_cost": or_nones(money("ListCost"), length),
-            "billing_currency": coalesce(currency, np.full(length, "USD", dtype=object)),
+            "billing_currency": currency_codes(batch.get("BillingCurrency"), context, "BillingCurrency", length),
+            "pricing_currency": or_nones(batch.kept("PricingCurrency"), length),
+            "provider_name": or_nones(batch.kept("ProviderName", "ServiceProviderName"), length),
+            "invoice_issuer_name": or_nones(batch.kept("InvoiceIssuerName"), length),
+            "invoice_id": or_nones(batch.kept("InvoiceId"), length),
             "tags": empty_tags(length) if tags is None else tags_from_json(tags, context, "Tags"),
         }
     )

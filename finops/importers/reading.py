@@ -158,22 +158,35 @@ def unique_names(header: list[str]) -> list[str]:
     return names
 
 
+def _arrow_says(error: Exception) -> str:
+    """Arrow's own words on one line (its messages span several)."""
+    return " ".join(str(error).split())
+
+
 def parquet_schema(source: Source) -> tuple[list[str], int]:
     with source.open() as stream:
         try:
             parquet = pq.ParquetFile(stream)
         except (pa.ArrowException, OSError) as error:
-            raise BillingFileError(source.name, f"not a readable Parquet file ({error})") from error
+            raise BillingFileError(
+                source.name,
+                f"not a complete Parquet file: it is cut short or damaged, or not Parquet ({_arrow_says(error)})",
+            ) from error
         return list(parquet.schema_arrow.names), parquet.metadata.num_rows
 
 
 def parquet_batches(source: Source, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    rows_read = 0
     with source.open() as stream:
-        parquet = pq.ParquetFile(stream)
         try:
-            yield from parquet.iter_batches(batch_size=batch_rows, columns=columns)
+            for batch in pq.ParquetFile(stream).iter_batches(batch_size=batch_rows, columns=columns):
+                rows_read += batch.num_rows
+                yield batch
         except (pa.ArrowException, OSError) as error:
-            raise BillingFileError(source.name, f"cannot read the Parquet data ({error})") from error
+            raise BillingFileError(
+                source.name,
+                f"the Parquet data after row {rows_read} is cut short or damaged ({_arrow_says(error)})",
+            ) from error
 
 
 def csv_batches(
@@ -196,8 +209,15 @@ def csv_batches(
                     column_names=names, skip_rows=1, block_size=_CSV_BLOCK_BYTES, use_threads=False
                 ),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=remember_bad_row),
+                # An unquoted empty field is null, a quoted one ("") the empty string: FOCUS keeps them apart.
                 convert_options=pa_csv.ConvertOptions(
-                    column_types={name: pa.string() for name in columns}, include_columns=columns
+                    column_types={name: pa.string() for name in columns},
+                    include_columns=columns,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    # Not Arrow's default list, which also nulls NA, N/A, n/a, NaN, #N/A...: a tag value "NA"
+                    # would be lost, and a cost written "n/a" reported as missing rather than as not a number.
+                    null_values=["", "null", "NULL", "Null"],
                 ),
             )
             yield from _rebatched(reader, batch_rows)

@@ -34,12 +34,17 @@ NORMALISED_COLUMNS: tuple[str, ...] = (
     "region_id",
     "resource_id",
     "usage_type",
+    "sku_id",
     "pricing_quantity",
     "pricing_unit",
     "billed_cost",
     "effective_cost",
     "list_cost",
     "billing_currency",
+    "pricing_currency",
+    "provider_name",
+    "invoice_issuer_name",
+    "invoice_id",
     "tags",
 )
 MONEY_COLUMNS = ("billed_cost", "effective_cost", "list_cost")

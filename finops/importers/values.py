@@ -19,6 +19,7 @@ Timestamps become timezone-aware UTC; text is read as ISO 8601 (``Z``, offsets, 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -89,6 +90,39 @@ def text(array: pa.Array) -> np.ndarray:
     codes, distinct = _distinct(array)
     values = as_string(distinct).to_numpy(zero_copy_only=False)
     values[np.isin(values, NULL_TOKENS)] = None
+    return _taken(values, codes)
+
+
+def text_kept(array: pa.Array) -> np.ndarray:
+    """str or None per row, null and empty kept apart as FOCUS says (null: no value; "": the value ""). A CSV
+    reader gives null for an unquoted empty field and "" for a quoted one (finops.importers.reading)."""
+    if pa.types.is_null(array.type):
+        return nones(len(array))
+    codes, distinct = _distinct(array)
+    return _taken(as_string(distinct).to_numpy(zero_copy_only=False), codes)
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def currency_codes(array: pa.Array | None, context: BatchContext, column: str, length: int) -> np.ndarray:
+    """ISO 4217 alphabetic codes per row (``eur`` is read as ``EUR``); USD where the file has no such column.
+
+    A value that is not three letters, or a missing one, is an error naming the row: a cost without its
+    currency cannot be added to anything.
+    """
+    if array is None:
+        return np.full(length, "USD", dtype=object)
+    codes, distinct = _distinct(array)
+    values = pc.utf8_upper(pc.utf8_trim_whitespace(as_string(distinct))).to_numpy(zero_copy_only=False)
+    for code, value in enumerate(values):
+        if value is None or not _CURRENCY.match(value):
+            shown = "no value" if value in (None, "") else repr(value)
+            raise context.error(
+                _first(codes == code), column, f"{shown} is not an ISO 4217 currency code (three letters, e.g. EUR)"
+            )
+    if (codes < 0).any():
+        raise context.error(_first(codes < 0), column, "the currency is missing")
     return _taken(values, codes)
 
 

@@ -81,7 +81,7 @@ class CostAnomaly(models.Model):
 
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.COSTPLANE)
     dimension = models.CharField(max_length=12, choices=Dimension.choices)
-    value = models.CharField(max_length=256, help_text="The service name, 12-digit account id or team slug.")
+    value = models.TextField(help_text="The service name, account id (any sub-account id) or team slug.")
     day = models.DateField(help_text="The anomalous day (AWS: the anomaly's start date).")
     end_day = models.DateField(null=True, blank=True, help_text="AWS: the anomaly's end date, if it ended.")
     expected = models.DecimalField(**MONEY)

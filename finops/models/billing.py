@@ -84,25 +84,37 @@ class CostRecord(models.Model):
         IngestionRun, null=True, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
     )
     line_key = models.CharField(max_length=40, db_collation="C")
-    billing_account_id = models.CharField(max_length=64, db_collation="C")
-    sub_account_id = models.CharField(max_length=64)
+    # Identifiers and names are text of any length, as FOCUS allows (an Oracle tenancy OCID is 84 characters, an
+    # Azure resource id several hundred). The optional ones keep FOCUS's null apart from an empty string: null is
+    # "the file gave no value", "" is a value the file gave.
+    billing_account_id = models.TextField(db_collation="C")
+    sub_account_id = models.TextField()
     billing_period_start = models.DateField()
     billing_period_end = models.DateField()
     charge_period_start = models.DateTimeField()
     charge_period_end = models.DateTimeField()
     charge_category = models.CharField(max_length=12, choices=ChargeCategory.choices)
-    charge_class = models.CharField(max_length=20, blank=True, default="")
-    service_name = models.CharField(max_length=200, blank=True, default="")
-    service_category = models.CharField(max_length=100, blank=True, default="")
-    region_id = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField(max_length=2048, blank=True, default="")
-    usage_type = models.CharField(max_length=200, blank=True, default="")
+    charge_class = models.TextField(null=True, blank=True)  # noqa: DJ001
+    service_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    service_category = models.TextField(null=True, blank=True)  # noqa: DJ001
+    region_id = models.TextField(null=True, blank=True)  # noqa: DJ001
+    resource_id = models.TextField(null=True, blank=True)  # noqa: DJ001
+    usage_type = models.TextField(null=True, blank=True)  # noqa: DJ001
+    sku_id = models.TextField(null=True, blank=True, help_text="FOCUS SkuId; CUR product/sku.")  # noqa: DJ001
     pricing_quantity = models.DecimalField(**MONEY, null=True, blank=True)
-    pricing_unit = models.CharField(max_length=100, blank=True, default="")
+    pricing_unit = models.TextField(null=True, blank=True)  # noqa: DJ001
     billed_cost = models.DecimalField(**MONEY)
     effective_cost = models.DecimalField(**MONEY)
     list_cost = models.DecimalField(**MONEY, null=True, blank=True)
-    billing_currency = models.CharField(max_length=3, default="USD")
+    billing_currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217: every cost basis is in it.")
+    pricing_currency = models.TextField(  # noqa: DJ001
+        null=True, blank=True, help_text="FOCUS 1.2 PricingCurrency: kept, never used as a cost basis."
+    )
+    provider_name = models.TextField(null=True, blank=True, help_text="FOCUS ProviderName; AWS for CUR.")  # noqa: DJ001
+    invoice_issuer_name = models.TextField(  # noqa: DJ001
+        null=True, blank=True, help_text="FOCUS InvoiceIssuerName; CUR bill/InvoicingEntity."
+    )
+    invoice_id = models.TextField(null=True, blank=True, help_text="FOCUS 1.2 InvoiceId; CUR bill/InvoiceId.")  # noqa: DJ001
     tags = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -129,9 +141,9 @@ class ExportDailyTotal(models.Model):
     """
 
     source = models.CharField(max_length=12, choices=CostRecord.Format.choices)
-    billing_account_id = models.CharField(max_length=64)
+    billing_account_id = models.TextField()
     billing_period_start = models.DateField()
-    sub_account_id = models.CharField(max_length=64)
+    sub_account_id = models.TextField()
     day = models.DateField()
     billed_cost = models.DecimalField(**MONEY)
     effective_cost = models.DecimalField(**MONEY)
@@ -166,8 +178,8 @@ class CostExplorerRecord(models.Model):
     day = models.DateField()
     linked_account_id = models.CharField(max_length=12, blank=True, default="")
     service_name = models.CharField(max_length=200, blank=True, default="")
-    tag_key = models.CharField(max_length=128, blank=True, default="")
-    tag_value = models.CharField(max_length=256, blank=True, default="", help_text="Empty: untagged (`key$`).")
+    tag_key = models.TextField(blank=True, default="")
+    tag_value = models.TextField(blank=True, default="", help_text="Empty: untagged (`key$`).")
     unblended_cost = models.DecimalField(**MONEY)
     amortized_cost = models.DecimalField(**MONEY)
     net_amortized_cost = models.DecimalField(**MONEY)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from finops.models.accounts import account_id_validator
 from finops.models.billing import MONEY
 
 
@@ -11,7 +10,7 @@ class Budget(models.Model):
     """An amount to spend per month or quarter on a scope of the spend (blank scope fields: everything).
 
     The scope narrows the same rows the Reports API reads: `team` by its team-tag values
-    (COSTPLANE_TEAM_TAG_KEY), `tag_key`=`tag_value`, `account_id` (a 12-digit id) and `service`.
+    (COSTPLANE_TEAM_TAG_KEY), `tag_key`=`tag_value`, `account_id` (any sub-account id) and `service`.
     """
 
     class Period(models.TextChoices):
@@ -27,13 +26,15 @@ class Budget(models.Model):
         "finops.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="budgets",
         help_text="Only the spend tagged with one of this team's tag values.",
     )  # fmt: skip
-    tag_key = models.CharField(max_length=128, blank=True)
-    tag_value = models.CharField(max_length=256, blank=True)
-    account_id = models.CharField(max_length=12, blank=True, validators=[account_id_validator])
-    service = models.CharField(max_length=200, blank=True)
+    tag_key = models.TextField(blank=True)
+    tag_value = models.TextField(blank=True)
+    account_id = models.TextField(blank=True, help_text="A sub-account id as the billing data writes it.")
+    service = models.TextField(blank=True)
     period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTH)
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(
+        max_length=3, default="USD", help_text="ISO 4217: the budget counts only the rows billed in it."
+    )
     cost_basis = models.CharField(max_length=10, choices=CostBasis.choices, default=CostBasis.BILLED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -9,15 +9,16 @@ from django.db import connection
 
 from finops.allocation.engine import ROW_COLUMNS
 from finops.reports import ReportQuery
-from finops.selectors.costs import ReportDataError, export_grouped_sql
+from finops.selectors.costs import ReportDataError, currency_of, export_grouped_sql
 
 # The columns a rule can look at, in ROW_COLUMNS order (period and cost come from the query).
+# Null text (FOCUS: no value) reads as "" here: the rules match on strings and pandas drops null group keys.
 _GRAIN = (
     "r.sub_account_id",
-    "r.service_name",
-    "r.region_id",
-    "r.usage_type",
-    "r.resource_id",
+    "COALESCE(r.service_name, '')",
+    "COALESCE(r.region_id, '')",
+    "COALESCE(r.usage_type, '')",
+    "COALESCE(r.resource_id, '')",
     "r.charge_category",
     "r.tags",
 )
@@ -32,9 +33,7 @@ def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = cursor.fetchall()
-    currencies = {record[len(_GRAIN) + 1] for record in records}
-    if len(currencies) > 1:
-        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+    currency = currency_of({record[len(_GRAIN) + 1] for record in records}, query=query)
     missing = sum(record[-1] for record in records)
     priced = [record for record in records if record[-2] is not None]
     if query.cost_basis == "list" and missing and not priced:
@@ -48,7 +47,7 @@ def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
     frame = frame[list(ROW_COLUMNS)]
     # Django reads jsonb as text; the rules want dicts.
     frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else (tags or {}))
-    return frame, currencies.pop() if currencies else "USD"
+    return frame, currency
 
 
 def resource_lines_frame(*, query: ReportQuery, resource_ids: list[str]) -> pd.DataFrame:
@@ -57,7 +56,7 @@ def resource_lines_frame(*, query: ReportQuery, resource_ids: list[str]) -> pd.D
         return pd.DataFrame(columns=[*ROW_COLUMNS, "start", "end"])
     grain = [*_GRAIN, "r.charge_period_start", "r.charge_period_end"]
     sql, params = export_grouped_sql(
-        query, grain, [], where=" AND r.resource_id = ANY(%s)", where_params=[list(resource_ids)]
+        query, grain, [], where=" AND COALESCE(r.resource_id, '') = ANY(%s)", where_params=[list(resource_ids)]
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -81,7 +80,7 @@ def usage_quantity_frame(*, query: ReportQuery) -> pd.DataFrame:
 
     The same export rows as the reports (one format per account-day); `query.step` should be "day".
     """
-    grain = ["r.sub_account_id", "r.service_name", "r.region_id", "r.usage_type", "r.tags", "r.pricing_unit"]
+    grain = [*_GRAIN[:4], "r.tags", "COALESCE(r.pricing_unit, '')"]
     sql, params = export_grouped_sql(
         query, grain, [], where=" AND r.charge_category = 'usage' AND r.pricing_quantity IS NOT NULL",
         measure="r.pricing_quantity",

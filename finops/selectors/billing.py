@@ -15,11 +15,14 @@ def billing_rows_exist() -> bool:
 
 @dataclass(frozen=True)
 class BillingFilterOptions:
-    """The values a report's filters can take over a window: sub-account ids, service names, regions."""
+    """The values a report's filters can take over a window: sub-account ids, service names, regions, providers
+    and billing currencies (a page offers a currency choice when there are several: amounts are never converted)."""
 
     accounts: tuple[str, ...]
     services: tuple[str, ...]
     regions: tuple[str, ...]
+    providers: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
 
 
 def billing_filter_options(*, start: date, end: date) -> BillingFilterOptions:
@@ -29,24 +32,30 @@ def billing_filter_options(*, start: date, end: date) -> BillingFilterOptions:
     upper = datetime.combine(end, time.min, tzinfo=UTC)
     triples = (
         CostRecord.objects.filter(charge_period_start__gte=lower, charge_period_start__lt=upper)
-        .values_list("sub_account_id", "service_name", "region_id")
+        .values_list("sub_account_id", "service_name", "region_id", "provider_name", "billing_currency")
         .distinct()
     )
     pairs = (
         CostExplorerRecord.objects.filter(view=CostExplorerRecord.ACCOUNT_SERVICE_VIEW, day__gte=start, day__lt=end)
-        .values_list("linked_account_id", "service_name")
+        .values_list("linked_account_id", "service_name", "currency")
         .distinct()
     )
-    accounts, services, regions = set(), set(), set()
-    for account, service, region in triples:
+    accounts, services, regions, providers, currencies = set(), set(), set(), set(), set()
+    for account, service, region, provider, currency in triples:
         accounts.add(account)
         services.add(service)
         regions.add(region)
-    for account, service in pairs:
+        providers.add(provider)
+        currencies.add(currency)
+    for account, service, currency in pairs:
         accounts.add(account)
         services.add(service)
+        providers.add("AWS")
+        currencies.add(currency)
     return BillingFilterOptions(
         accounts=tuple(sorted(value for value in accounts if value)),
         services=tuple(sorted(value for value in services if value)),
         regions=tuple(sorted(value for value in regions if value)),
+        providers=tuple(sorted(value for value in providers if value)),
+        currencies=tuple(sorted(value for value in currencies if value)),
     )

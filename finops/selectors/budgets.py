@@ -40,6 +40,8 @@ def budget_report_query(*, budget: Budget, start: date, end: date, step: str | N
         cost_basis=budget.cost_basis,
         step=step,
         filters=filters,
+        # A budget is an amount in one currency: it counts only the rows billed in it (never converted).
+        currency=budget.currency or "USD",
     )
 
 

@@ -19,7 +19,7 @@ from django.db import connection
 
 from finops.charges import charge_kind_sql
 from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
-from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery
+from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery, currencies_error
 
 SOURCE_PREFERENCE = ("focus", "cur2", "cur_legacy")
 CHARGE_KIND = "charge_kind"
@@ -31,14 +31,19 @@ _RECORD_COLUMNS = {
     "usage_type": "r.usage_type",
     "resource": "r.resource_id",
     "charge_category": "r.charge_category",
+    "provider": "r.provider_name",
+    "invoice_issuer": "r.invoice_issuer_name",
     # Not a key of the API's grammar: the Overview asks for it to show fees apart from usage (finops/charges.py).
     CHARGE_KIND: charge_kind_sql(service_column="r.service_name", category_column="r.charge_category"),
+    "currency": "r.billing_currency",
 }
 _RECORD_BASIS = {"billed": "r.billed_cost", "effective": "r.effective_cost", "list": "r.list_cost"}
 _CE_COLUMNS = {
     "account": "c.linked_account_id",
     "service": "c.service_name",
+    "provider": "'AWS'",
     CHARGE_KIND: charge_kind_sql(service_column="c.service_name"),
+    "currency": "c.currency",
 }
 _CE_BASIS = {"billed": "c.unblended_cost", "effective": "c.net_amortized_cost"}
 _STEP_SQL = {"day": "day", "week": "week", "month": "month"}
@@ -76,6 +81,9 @@ def _filter_sql(query: ReportQuery, columns: dict[str, str]) -> tuple[str, list]
     for name, values in query.filters.items():
         clauses.append(f"{columns[name]} = ANY(%s)")
         params.append(list(values))
+    if query.currency:
+        clauses.append(f"{columns['currency']} = %s")
+        params.append(query.currency)
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
@@ -174,14 +182,19 @@ def cost_rows(*, query: ReportQuery) -> list[CostRow]:
     ]
 
 
-def currency_of(rows, *, currency: str | None = None) -> str:
-    """The one billing currency of the rows a report read; ReportDataError when they hold several.
+def currency_of(rows, *, query: ReportQuery | None = None, currency: str | None = None) -> str:
+    """The one billing currency of the rows a report read (`rows`: anything with a `.currency`, or the
+    currencies themselves); with `query.currency` the rows were narrowed to it already.
 
-    No exchange rate is ever guessed (ARCHITECTURE.md, "Currencies and billing periods").
+    Rows in several currencies without `currency=` are a 400 naming them: no exchange rate is ever guessed
+    (ARCHITECTURE.md, "Currencies and billing periods").
     """
-    currencies = {row.currency for row in rows}
+    if query is not None and query.currency:
+        return query.currency
+    currencies = {getattr(row, "currency", row) for row in rows}
+    currencies.discard(None)
     if len(currencies) > 1:
-        raise ReportDataError("aggregate", f"The rows are in several currencies ({', '.join(sorted(currencies))}).")
+        raise currencies_error(currencies)
     return currencies.pop() if currencies else (currency or "USD")
 
 

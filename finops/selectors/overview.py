@@ -148,12 +148,17 @@ def month_to_date_ranges(today: date) -> tuple[DayRange, DayRange]:
     return DayRange(month_start, today), DayRange(previous_start, previous_end)
 
 
-def _daily_rows(start: date, end: date, today: date) -> tuple[str, list[CostRow]]:
+def _daily_rows(start: date, end: date, today: date, currency: str | None) -> tuple[str, list[CostRow]]:
     """Billed cost per day, service and kind of charge over [start, end), export and Cost Explorer as the API reads
-    them; raises ReportError (e.g. rows in several currencies) as the API would."""
-    query = report_query_parse({"window": [f"{start.isoformat()},{end.isoformat()}"]}, today=today)
-    rows = cost_rows(query=dataclasses.replace(query, aggregate=("service", CHARGE_KIND), step="day"))
-    return currency_of(rows), rows
+    them, in `currency` (None: the rows' one currency); raises ReportError (e.g. rows in several currencies and
+    none chosen) as the API would."""
+    params = {"window": [f"{start.isoformat()},{end.isoformat()}"]}
+    if currency:
+        params["currency"] = [currency]
+    query = report_query_parse(params, today=today)
+    query = dataclasses.replace(query, aggregate=("service", CHARGE_KIND), step="day")
+    rows = cost_rows(query=query)
+    return currency_of(rows, query=query), rows
 
 
 def _within(frame: pd.DataFrame, days: DayRange) -> pd.DataFrame:
@@ -172,12 +177,12 @@ def _usage_by_service(frame: pd.DataFrame, days: DayRange) -> dict[str, Decimal]
     return {service: money_sum(costs) for service, costs in inside.groupby("service")["cost"]}
 
 
-def overview_summary(*, today: date, days: int = 90, movers: int = 10) -> OverviewSummary:
+def overview_summary(*, today: date, days: int = 90, movers: int = 10, currency: str | None = None) -> OverviewSummary:
     this_month, last_month = month_to_date_ranges(today)
     this_week = DayRange(today - timedelta(days=7), today)
     last_week = DayRange(today - timedelta(days=14), today - timedelta(days=7))
     start = min(today - timedelta(days=days), last_month.start, last_week.start)
-    currency, rows = _daily_rows(start, today, today)
+    currency, rows = _daily_rows(start, today, today, currency)
     frame = pd.DataFrame(
         [{"day": row.period, "service": row.key["service"], "kind": row.key[CHARGE_KIND], "cost": row.cost}
          for row in rows],

@@ -40,7 +40,7 @@ class CostReport:
 def cost_report(*, params: ReportParams, today: date) -> CostReport:
     query = report_query_parse(params, today=today)
     rows = cost_rows(query=query)
-    return CostReport(query=query, currency=currency_of(rows), rows=rows)
+    return CostReport(query=query, currency=currency_of(rows, query=query), rows=rows)
 
 
 @dataclass(frozen=True)

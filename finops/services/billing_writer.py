@@ -33,8 +33,6 @@ from finops.reports import MONEY_CONTEXT
 TABLE = CostRecord._meta.db_table
 # Columns written by COPY, in order: ours, then the importer's normalised columns (FOCUS 1.2 names).
 COPY_COLUMNS = ("source", "run_id", "line_key", *NORMALISED_COLUMNS)
-TEXT_DEFAULTS = ("charge_class", "service_name", "service_category", "region_id", "resource_id", "usage_type")
-TEXT_DEFAULTS += ("pricing_unit",)
 ANALYZE_AFTER_ROWS = 100_000
 
 
@@ -120,10 +118,8 @@ def _as_text(values: pd.Series) -> pa.Array:
 
 def batch_prepare(frame: pd.DataFrame, fmt: str, state: ImportState) -> PreparedBatch:
     """One importer batch (NORMALISED_COLUMNS) as COPY-ready CSV with its line keys and daily totals."""
-    filled = {column: frame[column].fillna("") for column in TEXT_DEFAULTS}
-    frame = frame.assign(
-        tags=_tags_json(frame["tags"]), billing_currency=frame["billing_currency"].fillna("USD"), **filled
-    )
+    # Text columns go in as they came: None is NULL, "" the empty string (pyarrow quotes it, COPY keeps it).
+    frame = frame.assign(tags=_tags_json(frame["tags"]))
     length = len(frame)
     columns = {
         "source": pa.array(np.full(length, fmt, dtype=object), pa.string()),

@@ -26,7 +26,9 @@ from django.utils import timezone
 from finops.models import Budget, BudgetCrossing, BudgetThreshold, Team
 from finops.selectors.budgets import BudgetStatus, budget_status, budgets_listed
 
-BUDGET_FIELDS = ("name", "team", "tag_key", "tag_value", "account_id", "service", "period", "amount", "cost_basis")
+BUDGET_FIELDS = (
+    "name", "team", "tag_key", "tag_value", "account_id", "service", "period", "amount", "currency", "cost_basis"
+)  # fmt: skip
 
 
 def _thresholds_set(*, budget: Budget, thresholds: Iterable[dict[str, Any]]) -> None:
@@ -53,12 +55,13 @@ def budget_create(
     tag_value: str = "",
     account_id: str = "",
     service: str = "",
+    currency: str = "USD",
     thresholds: Iterable[dict[str, Any]] = (),
     user: AbstractBaseUser | None = None,
 ) -> Budget:
     budget = Budget(
         name=name, amount=amount, period=period, cost_basis=cost_basis, team=team, tag_key=tag_key,
-        tag_value=tag_value, account_id=account_id, service=service, created_by=user,
+        tag_value=tag_value, account_id=account_id, service=service, currency=currency, created_by=user,
     )  # fmt: skip
     budget.full_clean()
     budget.save()

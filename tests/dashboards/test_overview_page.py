@@ -42,8 +42,15 @@ def test_it_names_the_currencies_instead_of_adding_them(signed_in):
     CostRecord.objects.filter(billed_cost=Decimal(7)).update(billing_currency="EUR")
     page = signed_in.get("/")
     assert page.status_code == 200
-    assert "several currencies (EUR, USD)" in page.content.decode()
+    html = page.content.decode()
+    assert "holds EUR, USD; choose one with currency=" in html
     assert "summary" not in page.context
+    # The page offers the choice, and a chosen currency shows only its rows.
+    assert re.search(r'<select id="overview-currency" name="currency"', html)
+    assert page.context["currencies"] == ("EUR", "USD")
+    euro = signed_in.get("/", {"currency": "EUR"})
+    assert euro.context["summary"].currency == "EUR"
+    assert euro.context["summary"].daily_by_service["cost"].sum() == Decimal(7)
 
 
 def _cells(html: str, row_kind: str) -> list[str]:

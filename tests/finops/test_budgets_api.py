@@ -81,7 +81,7 @@ def test_it_answers_invalid_budgets_with_400_errors(operator_api, db):
             "name": "Bad",
             "amount": "-5",
             "period": "week",
-            "account_id": "12",
+            "currency": "EURO",
             "team": "nobody",
             "thresholds": [{"percent": "80"}, {"percent": "80"}],
         },
@@ -89,7 +89,7 @@ def test_it_answers_invalid_budgets_with_400_errors(operator_api, db):
     )
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert {"amount", "period", "account_id", "team", "thresholds"} <= set(errors)
+    assert {"amount", "period", "currency", "team", "thresholds"} <= set(errors)
     tag = operator_api.post("/api/v1/budgets/", {"name": "Tag", "amount": "5", "tag_key": "env"}, format="json")
     assert tag.status_code == 400
     assert "tag_value" in tag.json()["errors"]

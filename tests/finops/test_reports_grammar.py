@@ -78,8 +78,44 @@ def test_it_keeps_aggregate_order_and_repeatable_filters():
 
 def test_it_rejects_malformed_filter_values():
     with pytest.raises(ReportQueryError) as caught:
-        parse(account="12345", charge_category="refund")
-    assert set(caught.value.errors) == {"account", "charge_category"}
+        parse(charge_category="refund", currency="EURO")
+    assert set(caught.value.errors) == {"charge_category", "currency"}
+    assert "EURO" in caught.value.errors["currency"][0]
+
+
+OCID = "ocid1.tenancy.oc1..aaaaaaaaba3pv6wkcr4jqae5f15p2b2m2yt2j6rx32uzr4h25vqstifsfdsq"
+
+
+def test_it_takes_any_sub_account_id_and_the_provider_filter():
+    """FOCUS sub-accounts are whatever the provider names them: an Oracle OCID, an Azure subscription GUID."""
+    query = parse(account=[OCID, "5f9c3f7e-1d2a-4c7b-9e0f-0123456789ab"], provider="Oracle")
+    assert query.filters == {"account": (OCID, "5f9c3f7e-1d2a-4c7b-9e0f-0123456789ab"), "provider": ("Oracle",)}
+
+
+def test_it_offers_provider_and_invoice_issuer_keys():
+    assert parse(aggregate="provider,invoice_issuer").aggregate == ("provider", "invoice_issuer")
+
+
+def test_a_currency_is_narrowed_to_and_upper_cased():
+    assert parse(currency="eur").currency == "EUR"
+    assert parse().currency is None
+    with pytest.raises(ReportQueryError) as caught:
+        parse(currency=["EUR", "USD"])
+    assert caught.value.errors == {"currency": ["Give currency once."]}
+
+
+def test_tag_keys_run_to_1024_characters_with_colons():
+    key = "k:" + "é" * 1022
+    assert parse(aggregate=f"tag:{key}").tag_keys == (key,)
+    with pytest.raises(ReportQueryError) as caught:
+        parse(aggregate=f"tag:{key}x")
+    assert "1024" in caught.value.errors["aggregate"][0]
+
+
+def test_a_repeated_aggregate_is_one_key_per_value_so_a_tag_key_may_hold_a_comma():
+    assert parse(aggregate=["tag:cost,centre", "service"]).aggregate == ("tag:cost,centre", "service")
+    assert parse(aggregate=["tag:cost,centre", ""]).aggregate == ("tag:cost,centre",)
+    assert parse(aggregate="tag:cost,service").aggregate == ("tag:cost", "service")
 
 
 def test_it_defaults_to_thirty_days_billed_and_no_step():
