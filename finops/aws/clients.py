@@ -128,7 +128,8 @@ def error_code(error: ClientError) -> str:
 
 
 def access_denied_text(error: BaseException, *, service: str | None = None) -> str | None:
-    """ "AccessDenied: ce:GetCostAndUsage is not granted to the role" for an access-denied ClientError, else None.
+    """The error text naming the permission an access-denied ClientError lacks, else None:
+    "AccessDenied: ce:GetCostAndUsage is not granted to the role (AWS answered AccessDeniedException: ...)".
 
     The permission comes from the client that made the call (aws_client names it on the error); `service` names it
     for a client made elsewhere (a test's), else the operation alone is named.
@@ -139,8 +140,8 @@ def access_denied_text(error: BaseException, *, service: str | None = None) -> s
     permission = error.response.get("Error", {}).get(PERMISSION_KEY) or (
         iam_action(service, operation) if service else operation
     )
-    message = error.response.get("Error", {}).get("Message", "")
-    return f"AccessDenied: {permission} is not granted to the role" + (f" (AWS: {message})" if message else "")
+    answer = ": ".join(filter(None, (str(error_code(error)), error.response.get("Error", {}).get("Message", ""))))
+    return f"AccessDenied: {permission} is not granted to the role (AWS answered {answer})"
 
 
 def with_backoff(
