@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.validators import RegexValidator
 from django.db.models import Exists, OuterRef
 
 from finops.models import (
@@ -77,7 +78,16 @@ class CostAnomalyFilterSet(django_filters.FilterSet):
 
     day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte", help_text="First day (inclusive).")
     day_to = django_filters.DateFilter(field_name="day", lookup_expr="lt", help_text="Last day (exclusive).")
-    min_impact = django_filters.NumberFilter(field_name="impact", lookup_expr="gte", help_text="USD.")
+    min_impact = django_filters.NumberFilter(
+        field_name="impact", lookup_expr="gte", help_text="In the incident's currency (see `currency`)."
+    )
+    currency = django_filters.CharFilter(
+        method="filter_currency",
+        validators=[
+            RegexValidator(r"^[A-Za-z]{3}$", "Not an ISO 4217 currency code: give three letters, for example EUR.")
+        ],
+        help_text="ISO 4217: only incidents of series billed in this currency (amounts are never converted).",
+    )
     dimension = django_filters.ChoiceFilter(
         choices=CostAnomaly.Dimension.choices, method="filter_member", help_text="Seen along this dimension."
     )
@@ -87,7 +97,12 @@ class CostAnomalyFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = CostAnomalyIncident
-        fields = ["source", "dimension", "value", "feedback", "day_from", "day_to", "min_impact", "has_feedback"]
+        fields = [
+            "source", "dimension", "value", "feedback", "day_from", "day_to", "min_impact", "has_feedback", "currency"
+        ]  # fmt: skip
+
+    def filter_currency(self, queryset, name, value):
+        return self.filter_member(queryset, "currency", value.upper())
 
     def filter_member(self, queryset, name, value):
         return queryset.filter(Exists(CostAnomaly.objects.filter(incident=OuterRef("pk"), **{name: value})))

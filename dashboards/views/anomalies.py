@@ -54,7 +54,11 @@ def anomaly_detail_context(incident: CostAnomalyIncident) -> dict:
     dimension that saw it."""
     anomaly = incident.lead
     series = cost_anomaly_series(
-        dimension=anomaly.dimension, value=anomaly.value, day=incident.day, today=timezone.now().date()
+        dimension=anomaly.dimension,
+        value=anomaly.value,
+        day=incident.day,
+        today=timezone.now().date(),
+        currency=anomaly.currency,
     )
     return {
         "incident": incident,

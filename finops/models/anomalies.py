@@ -88,7 +88,7 @@ class CostAnomaly(models.Model):
     actual = models.DecimalField(**MONEY)
     impact = models.DecimalField(**MONEY, help_text="Actual minus expected.")
     score = models.FloatField(help_text="Ours: (actual − baseline median) / (1.4826 × MAD). AWS: its max score.")
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217: the series' billing currency.")
     contributors = models.JSONField(
         default=dict, blank=True, help_text='{"usage_types": [...], "resources": [...]} or AWS root causes.'
     )
@@ -113,7 +113,8 @@ class CostAnomaly(models.Model):
         ordering = ["-day", "-impact", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["dimension", "value", "day"],
+                # A series is one value in one billing currency: amounts in two currencies are never added.
+                fields=["dimension", "value", "currency", "day"],
                 condition=models.Q(source="costplane"),
                 name="cost_anomaly_once_per_value_day",
             ),

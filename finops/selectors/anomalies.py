@@ -22,10 +22,11 @@ def _team_by_tag_value() -> dict[str, str]:
 
 
 def cost_anomaly_daily_frame(*, start: date, end: date, dimension: str | None = None) -> pd.DataFrame:
-    """Daily usage cost per service, account and team in [start, end): columns dimension, value, day, cost."""
+    """Daily usage cost per service, account and team in [start, end): columns dimension, value, currency, day,
+    cost. A value billed in two currencies is two series: amounts in different currencies are never added."""
     team_key = f"tag:{settings.COSTPLANE_TEAM_TAG_KEY}"
     teams = _team_by_tag_value()
-    records: list[tuple[str, str, date, Decimal]] = []
+    records: list[tuple[str, str, str, date, Decimal]] = []
     for name, key in (("service", "service"), ("account", "account"), ("team", team_key)):
         if dimension is not None and name != dimension:
             continue
@@ -36,24 +37,27 @@ def cost_anomaly_daily_frame(*, start: date, end: date, dimension: str | None = 
                 if value not in teams:
                     continue
                 value = teams[value]
-            records.append((name, value, row.period, row.cost))
-    frame = pd.DataFrame(records, columns=["dimension", "value", "day", "cost"])
+            records.append((name, value, row.currency, row.period, row.cost))
+    frame = pd.DataFrame(records, columns=["dimension", "value", "currency", "day", "cost"])
     if frame.empty:
         return frame
     # A team with several tag values is one series: sum them per day.
-    return frame.groupby(["dimension", "value", "day"], as_index=False, sort=True)["cost"].agg(
+    return frame.groupby(["dimension", "value", "currency", "day"], as_index=False, sort=True)["cost"].agg(
         lambda s: sum(s, Decimal(0))
     )
 
 
-def cost_anomaly_series(*, dimension: str, value: str, day: date, today: date, days_before: int = 28) -> pd.DataFrame:
+def cost_anomaly_series(
+    *, dimension: str, value: str, day: date, today: date, days_before: int = 28, currency: str = "USD"
+) -> pd.DataFrame:
     """The value's daily usage cost around `day` (days_before days before it, up to a week after, before
     `today`) with the detector's baseline on each day: columns day, actual, expected, upper (expected + threshold
     × spread, the line above which a day is anomalous by score)."""
     first = day - timedelta(days=days_before)
     end = min(day + timedelta(days=8), today)
     frame = cost_anomaly_daily_frame(start=first - timedelta(weeks=WEEKS), end=end, dimension=dimension)
-    frame = frame[frame["value"] == value] if not frame.empty else frame
+    if not frame.empty:
+        frame = frame[(frame["value"] == value) & (frame["currency"] == currency)].drop(columns="currency")
     shown = [first + timedelta(days=n) for n in range((end - first).days)]
     if frame.empty:
         return pd.DataFrame(columns=["day", "actual", "expected", "upper"])

@@ -63,15 +63,20 @@ def _dimension_where(dimension: str, value: str) -> tuple[str, list]:
     return " AND r.tags ->> %s = ANY(%s)", [settings.COSTPLANE_TEAM_TAG_KEY, list(team.tag_values)]
 
 
-def cost_anomaly_contributors(*, dimension: str, value: str, day: date, weeks: int = WEEKS) -> dict[str, list[dict]]:
+def cost_anomaly_contributors(
+    *, dimension: str, value: str, day: date, weeks: int = WEEKS, currency: str = "USD"
+) -> dict[str, list[dict]]:
     """The usage types and resources whose cost grew most on `day` against the median of the same weekday over
-    the previous `weeks` weeks, from export lines (Cost Explorer has neither)."""
+    the previous `weeks` weeks, from export lines (Cost Explorer has neither), in the series' currency."""
     baseline_days = [day - timedelta(weeks=week) for week in range(1, weeks + 1)]
     where, params = _dimension_where(dimension, value)
     where += " AND (r.charge_period_start AT TIME ZONE 'UTC')::date = ANY(%s)"
     params.append([day, *baseline_days])
-    query = ReportQuery(start=baseline_days[-1], end=day + timedelta(days=1), step="day", filters=USAGE_ONLY)
-    sql, sql_params = export_grouped_sql(query, ["r.usage_type", "r.resource_id"], [], where=where, where_params=params)
+    query = ReportQuery(
+        start=baseline_days[-1], end=day + timedelta(days=1), step="day", filters=USAGE_ONLY, currency=currency
+    )
+    keys = ["COALESCE(r.usage_type, '')", "COALESCE(r.resource_id, '')"]
+    sql, sql_params = export_grouped_sql(query, keys, [], where=where, where_params=params)
     with connection.cursor() as cursor:
         cursor.execute(sql, sql_params)
         records = [
@@ -188,34 +193,44 @@ def cost_anomalies_detect(
         first_target + timedelta(days=n)
         for n in range((min(today - timedelta(days=1), last_day) - first_target).days + 1)
     ]
-    found = anomalies_detect(
-        frame,
-        days=targets,
-        threshold=float(settings.COSTPLANE_ANOMALY_SCORE),
-        minimum_impact=Decimal(settings.COSTPLANE_ANOMALY_MIN_IMPACT),
-        history_start=min(frame["day"]),
-    )
+    # Each billing currency is its own set of series (never added together, never converted).
+    found_per_currency = [
+        (
+            currency,
+            anomalies_detect(
+                frame[frame["currency"] == currency].drop(columns="currency"),
+                days=targets,
+                threshold=float(settings.COSTPLANE_ANOMALY_SCORE),
+                minimum_impact=Decimal(settings.COSTPLANE_ANOMALY_MIN_IMPACT),
+                history_start=min(frame["day"]),
+            ),
+        )
+        for currency in sorted(set(frame["currency"]))
+    ]
     stored: list[CostAnomaly] = []
     with transaction.atomic():
-        kept: set[tuple[str, str, date]] = set()
-        for row in found.itertuples(index=False):
-            if _suppressed(dimension=row.dimension, value=row.value, day=row.day, actual=row.actual):
-                continue
-            anomaly, _ = CostAnomaly.objects.update_or_create(
-                source=CostAnomaly.Source.COSTPLANE,
-                dimension=row.dimension,
-                value=row.value,
-                day=row.day,
-                defaults={
-                    "expected": row.expected,
-                    "actual": row.actual,
-                    "impact": row.impact,
-                    "score": round(float(row.score), 3),
-                    "contributors": cost_anomaly_contributors(dimension=row.dimension, value=row.value, day=row.day),
-                },
-            )
-            kept.add((row.dimension, row.value, row.day))
-            stored.append(anomaly)
+        for currency, found in found_per_currency:
+            for row in found.itertuples(index=False):
+                if _suppressed(dimension=row.dimension, value=row.value, day=row.day, actual=row.actual):
+                    continue
+                contributing = cost_anomaly_contributors(
+                    dimension=row.dimension, value=row.value, day=row.day, currency=currency
+                )
+                anomaly, _ = CostAnomaly.objects.update_or_create(
+                    source=CostAnomaly.Source.COSTPLANE,
+                    dimension=row.dimension,
+                    value=row.value,
+                    currency=currency,
+                    day=row.day,
+                    defaults={
+                        "expected": row.expected,
+                        "actual": row.actual,
+                        "impact": row.impact,
+                        "score": round(float(row.score), 3),
+                        "contributors": contributing,
+                    },
+                )
+                stored.append(anomaly)
         revised = CostAnomaly.objects.filter(source=CostAnomaly.Source.COSTPLANE, day__in=targets, feedback="").exclude(
             pk__in=[anomaly.pk for anomaly in stored]
         )

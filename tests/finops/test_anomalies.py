@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finops.anomalies import anomalies_detect, baseline
-from finops.models import Alert, CostAnomaly, CostAnomalyIncident
+from finops.models import Alert, CostAnomaly, CostAnomalyIncident, CostRecord
 from finops.services.alerts import alerts_sync
 from finops.services.anomalies import anomaly_alert_specs, cost_anomalies_detect, cost_anomaly_feedback
 from tests.factories import TeamFactory
@@ -197,3 +197,26 @@ def test_it_gives_alert_specs_for_unacknowledged_recent_incidents(spiky, viewer)
     # Four days on, they have aged out of the look-back and every alert resolves.
     alerts_sync(kind="cost_anomaly", current=anomaly_alert_specs(now=now + timedelta(days=4)), now=now)
     assert not Alert.objects.filter(kind="cost_anomaly", state=Alert.State.OPEN).exists()
+
+
+def test_each_billing_currency_is_its_own_series(spiky):
+    """A steady EUR spend on the same service never hides (or adds to) the USD spike, and a EUR spike is a EUR
+    anomaly: amounts in different currencies are never added."""
+    euro_account = "333333333333"
+    day, lines = date(2026, 1, 1), []
+    while day < TODAY:
+        cost = "8000" if day == date(2026, 3, 26) else "5000"
+        lines.append({"day": day, "cost": cost, "account": euro_account, "resource": "eu-endpoint"})
+        day += timedelta(days=1)
+    export_lines(lines)
+    CostRecord.objects.filter(sub_account_id=euro_account).update(billing_currency="EUR")
+    stored = cost_anomalies_detect(today=TODAY, lookback_days=5)
+    found = {(anomaly.dimension, anomaly.value, anomaly.currency, anomaly.day) for anomaly in stored}
+    assert ("service", "Amazon SageMaker", "USD", date(2026, 3, 28)) in found
+    assert ("service", "Amazon SageMaker", "EUR", date(2026, 3, 26)) in found
+    assert ("account", euro_account, "EUR", date(2026, 3, 26)) in found
+    usd = CostAnomaly.objects.get(dimension="service", currency="USD")
+    assert (usd.expected, usd.actual) == (Decimal(45), Decimal(835))  # job-a and endpoint-b, as without EUR rows
+    eur = CostAnomaly.objects.get(dimension="service", currency="EUR")
+    assert (eur.expected, eur.actual, eur.impact) == (Decimal(5000), Decimal(8000), Decimal(3000))
+    assert eur.contributors["resources"][0]["resource"] == "eu-endpoint"
