@@ -70,17 +70,23 @@ class CostAnomalyTable(tables.Table):
             ),
         )
 
-    def render_expected(self, value):
-        return money(value)
+    # Each incident's amounts are in its series' billing currency (never converted).
+    def render_expected(self, value, record):
+        return money(value, _currency(record))
 
-    def render_actual(self, value):
-        return money(value)
+    def render_actual(self, value, record):
+        return money(value, _currency(record))
 
-    def render_impact(self, value):
-        return format_html("<strong>+{}</strong>", money(value))
+    def render_impact(self, value, record):
+        return format_html("<strong>+{}</strong>", money(value, _currency(record)))
 
     def render_score(self, value, record):
         return f"{value:.2f}" if record.source == "aws" else f"{value:.1f}"
 
     def render_feedback(self, value, record):
         return format_html('<span class="feedback-{}">{}</span>', value, record.lead.get_feedback_display())
+
+
+def _currency(incident) -> str:
+    lead = getattr(incident, "lead", None)
+    return getattr(lead, "currency", None) or "USD"

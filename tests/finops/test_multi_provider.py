@@ -193,3 +193,15 @@ def test_a_budget_counts_only_its_own_currency(imported, operator_api):
     assert response.json()["currency"] == "EUR"
     assert Decimal(response.json()["status"]["actual"]) == Decimal("40.250000000001")
     assert Budget.objects.get(name="Azure EUR").currency == "EUR"
+
+
+@pytest.mark.clock("2026-10-20T12:00:00Z")
+def test_pages_name_the_currency_and_offer_the_choice(imported, operator_api, client, viewer):
+    operator_api.post("/api/v1/budgets/", {"name": "Azure EUR", "amount": "100", "currency": "EUR"}, format="json")
+    client.force_login(viewer)
+    budgets = client.get("/budgets/").content.decode()
+    assert "EUR 100.00" in budgets and "EUR 40.25" in budgets
+    allocation = client.get("/allocation/", {"window": "30d"}).content.decode()
+    assert 'id="currency-choice"' in allocation and "holds EUR, USD" in allocation
+    euro = client.get("/allocation/", {"window": "30d", "currency": "EUR"}).content.decode()
+    assert "EUR 40.25" in euro
