@@ -57,7 +57,7 @@ class BillingFormat(StrEnum):
     CUR_LEGACY = "cur_legacy"
 
 
-_FOCUS_1_1_COLUMNS = frozenset(
+FOCUS_1_1_COLUMNS = frozenset(
     {
         "CapacityReservationId",
         "CapacityReservationStatus",
@@ -68,7 +68,7 @@ _FOCUS_1_1_COLUMNS = frozenset(
         "SkuPriceDetails",
     }
 )
-_FOCUS_1_2_COLUMNS = frozenset(
+FOCUS_1_2_COLUMNS = frozenset(
     {
         "BillingAccountType",
         "SubAccountType",
@@ -106,9 +106,9 @@ def detect_format(columns: list[str]) -> tuple[BillingFormat, str | None] | None
     if "BilledCost" in present:
         if "ChargeCategory" not in present and ({"ChargeType", "AmortizedCost"} & present):
             return BillingFormat.FOCUS, "1.0-preview"
-        if _FOCUS_1_2_COLUMNS & present:
+        if FOCUS_1_2_COLUMNS & present:
             return BillingFormat.FOCUS, "1.2"
-        if _FOCUS_1_1_COLUMNS & present:
+        if FOCUS_1_1_COLUMNS & present:
             return BillingFormat.FOCUS, "1.1"
         return BillingFormat.FOCUS, "1.0"
     canonical = set(canonical_column_names(columns))
