@@ -100,4 +100,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "finops.tasks.cost_anomalies_aws_ingest_all",
         "schedule": crontab(minute=55, hour=2),
     },
+    # A billing period without invoice ids (FOCUS before 1.2) becomes final a whole number of days after it ends
+    # (COSTPLANE_BILLING_FINAL_AFTER_DAYS); imports check too, but a period nobody re-delivers needs this daily look,
+    # just after midnight UTC when a new day of age begins.
+    "billing-periods-final-by-age": {
+        "task": "finops.tasks.billing_periods_finalise_by_age",
+        "schedule": crontab(minute=20, hour=0),
+    },
 }

@@ -250,6 +250,7 @@ CELERY_TASK_ROUTES = {
     "finops.tasks.worker_heartbeat_record": {"queue": "compute"},
     "finops.tasks.notifications_retry": {"queue": "compute"},
     "finops.tasks.cost_anomalies_detect": {"queue": "compute"},
+    "finops.tasks.billing_periods_finalise_by_age": {"queue": "compute"},
     "capacity.tasks.capacity_ingest_all": {"queue": "ingest"},
     "capacity.tasks.capacity_ingest": {"queue": "ingest"},
     "capacity.tasks.prices_ingest": {"queue": "ingest"},
@@ -288,6 +289,8 @@ COSTPLANE_ACTION_LEASE_MINUTES = env_int("COSTPLANE_ACTION_LEASE_MINUTES", 15, m
 COSTPLANE_ALLOCATION_TAG_KEYS = env_list("COSTPLANE_ALLOCATION_TAG_KEYS", ["team", "project", "environment"])
 COSTPLANE_BACKFILL_MONTHS = env_int("COSTPLANE_BACKFILL_MONTHS", 13, minimum=1)
 COSTPLANE_REVISION_DAYS = env_int("COSTPLANE_REVISION_DAYS", 3, minimum=0)
+# A billing period whose source carries no invoice id (FOCUS before 1.2) becomes final this many days after it ends.
+COSTPLANE_BILLING_FINAL_AFTER_DAYS = env_int("COSTPLANE_BILLING_FINAL_AFTER_DAYS", 15, minimum=0)
 # How long /healthz waits for the broker before calling it down.
 COSTPLANE_HEALTH_TIMEOUT = env_int("COSTPLANE_HEALTH_TIMEOUT", 3, minimum=1)
 

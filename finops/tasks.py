@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from finops.models import CloudAccount
-from finops.services import anomalies, core, cost_explorer, ingestion, notifications
+from finops.services import anomalies, billing_periods, core, cost_explorer, ingestion, notifications
 
 
 @shared_task
@@ -53,3 +53,9 @@ def cost_anomalies_detect(lookback_days: int | None = None) -> int:
 def cost_anomalies_aws_ingest_all() -> dict[str, int]:
     """Read Cost Anomaly Detection's anomalies for every management account with Cost Explorer enabled."""
     return anomalies.cost_anomalies_aws_ingest_all()
+
+
+@shared_task
+def billing_periods_finalise_by_age() -> int:
+    """Mark final the billing periods without invoice ids whose age says so; returns how many."""
+    return len(billing_periods.billing_periods_finalise_by_age())

@@ -30,6 +30,7 @@ from finops.services.alerts import (
     unallocated_share_alert_specs,
 )
 from finops.services.anomalies import anomaly_alert_specs
+from finops.services.billing_periods import billing_restatement_alert_specs
 from finops.services.budgets import budget_alert_specs
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, dict[str, list[
     run(Alert.Kind.BUDGET_ACTUAL, lambda: budgets().get(Alert.Kind.BUDGET_ACTUAL, []))
     run(Alert.Kind.BUDGET_FORECAST, lambda: budgets().get(Alert.Kind.BUDGET_FORECAST, []))
     run(Alert.Kind.COST_ANOMALY, lambda: anomaly_alert_specs(now=now))
+    # Restatements open their alert when the import commits; here an acknowledged one resolves.
+    run(Alert.Kind.BILLING_RESTATEMENT, lambda: billing_restatement_alert_specs(now=now))
     if failed:
         raise AlertSourcesFailed(f"Alert sources failed: {', '.join(failed)} (the others were synced).")
     return results

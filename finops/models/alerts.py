@@ -21,6 +21,7 @@ class Alert(models.Model):
         ACTION_FAILED = "action_failed", "Action failed or rolled back"
         QUOTA_HEADROOM = "quota_headroom", "Quota headroom"
         UNALLOCATED_SHARE = "unallocated_share", "Unallocated share"
+        BILLING_RESTATEMENT = "billing_restatement", "Billing restatement"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"

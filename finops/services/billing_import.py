@@ -22,6 +22,7 @@ from finops.aws.exports import downloaded, export_files
 from finops.importers import BillingFile, BillingFileError, BillingFormat, list_billing_files, open_billing_file
 from finops.models import CloudAccount, CostRecord, ExportDailyTotal, IngestionRun
 from finops.models.accounts import account_id_validator
+from finops.services.billing_periods import billing_periods_record
 from finops.services.billing_writer import (
     ImportState,
     batch_copy,
@@ -96,6 +97,8 @@ def billing_export_import(
     files: list[dict] = []
     warnings: list[str] = []
     current: str | None = None  # the file being read, so that any error names it
+    # Scopes delivered by a file without an invoice id column (FOCUS before 1.2): they become final by age.
+    scopes_without_invoice_column: set[tuple[str, str, object]] = set()
     try:
         with transaction.atomic(), connection.cursor() as cursor, ExitStack() as stack:
             # A bulk load defers more of the tags GIN index's work to its pending list (merged by
@@ -112,6 +115,8 @@ def billing_export_import(
                 with closing(batches_ahead(batch_prepare(batch, fmt, state) for batch in batches)) as prepared_batches:
                     for prepared in prepared_batches:
                         batch_copy(cursor, prepared, fmt, state)
+                        if _without_invoice_column(billing_file):
+                            scopes_without_invoice_column.update(_batch_scopes(prepared.frame, fmt))
                     if progress:
                         progress(state.rows - before, billing_file.total_rows)
                 files.append(
@@ -126,6 +131,12 @@ def billing_export_import(
                 current = None
             deleted, inserted = staging_merge(cursor, state)
             daily_totals_record(cursor, state)
+            restatements = billing_periods_record(
+                scopes=state.fresh_scopes | state.existing_scopes,
+                merged=state.merged,
+                scopes_without_invoice_column=scopes_without_invoice_column,
+                run=run,
+            )
             _ensure_accounts(state.accounts)
             fresh_rows = state.rows - staging_rows_count(cursor, state)
             run.rows = state.rows
@@ -136,6 +147,7 @@ def billing_export_import(
                 "periods": _periods(state),
                 "seconds": round(time.monotonic() - started, 3),
                 "warnings": warnings,
+                "restatements": [restatement.pk for restatement in restatements],
             }
             run.status = IngestionRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
@@ -150,6 +162,16 @@ def billing_export_import(
         )
         raise
     return run
+
+
+def _without_invoice_column(billing_file: BillingFile) -> bool:
+    """FOCUS before 1.2 has no InvoiceId: its periods become final by age (CUR always has bill_invoice_id)."""
+    return billing_file.format is BillingFormat.FOCUS and billing_file.version != "1.2"
+
+
+def _batch_scopes(frame, fmt: str) -> set[tuple[str, str, object]]:
+    pairs = frame[["billing_account_id", "billing_period_start"]].drop_duplicates().itertuples(index=False)
+    return {(fmt, account, period) for account, period in pairs}
 
 
 def _ignored_columns_warnings(name: str, billing_file: BillingFile) -> list[str]:

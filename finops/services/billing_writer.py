@@ -52,6 +52,8 @@ class ImportState:
     rows: int = 0
     # What the files say per (format, billing account, period, sub account, day): summed while streaming.
     daily: dict[tuple, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    # Lines each stored scope lost and gained in the merge, {scope: (deleted, inserted)}: billing periods' restatements.
+    merged: dict[tuple[str, str, date], tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -266,7 +268,7 @@ def staging_merge(cursor, state: ImportState) -> tuple[int, int]:
             " AND s.line_key = c.line_key)",
             scope,
         )
-        deleted += cursor.rowcount
+        scope_deleted = cursor.rowcount
         columns = ", ".join(COPY_COLUMNS)
         selected = ", ".join(f"s.{name}" for name in COPY_COLUMNS)
         cursor.execute(
@@ -275,6 +277,8 @@ def staging_merge(cursor, state: ImportState) -> tuple[int, int]:
             f" ON CONFLICT (source, billing_account_id, billing_period_start, line_key) DO NOTHING",
             scope,
         )
+        state.merged[(fmt, billing_account_id, period_start)] = (scope_deleted, cursor.rowcount)
+        deleted += scope_deleted
         inserted += cursor.rowcount
     if state.rows >= ANALYZE_AFTER_ROWS:
         _statistics_refresh(cursor)  # the merge's reads of the staged scopes plan better with it
