@@ -51,7 +51,7 @@ null apart from an empty field: an empty text value is None.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import numpy as np
 import pandas as pd
@@ -104,6 +104,9 @@ SOURCE_COLUMNS = (
     "reservation_reservation_a_r_n",
     "resource_tags",
 )
+# Sums of two stored figures (38 digits each) exactly: Decimal's default 28 digits would round 1e9 + 0.5 at
+# 19 fractional places.
+_EXACT = Context(prec=80)
 _START, _END, _TYPE = "line_item_usage_start_date", "line_item_usage_end_date", "line_item_line_item_type"
 _REQUIRED = ("line_item_unblended_cost", _START, _END, _TYPE)
 _SLASH_NAMES = {
@@ -257,5 +260,7 @@ def _effective_cost(batch: Batch, line_item_types: np.ndarray, billed: np.ndarra
         if left is None or right is None:
             continue
         for index in np.flatnonzero(rows & ~pd.isna(left) & ~pd.isna(right)):
-            effective[index] = format(Decimal(left[index]) + sign * Decimal(right[index]), "f")
+            left_value, right_value = Decimal(left[index]), Decimal(right[index])
+            exact = _EXACT.add(left_value, right_value) if sign > 0 else _EXACT.subtract(left_value, right_value)
+            effective[index] = format(exact, "f")
     return effective
