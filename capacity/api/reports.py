@@ -16,6 +16,7 @@ from finops.api.reports import (
     ReportCSVRenderer,
     ReportItemSerializer,
     ReportSerializer,
+    estimated_ranges,
     frame_envelope,
     report_error_response,
     report_response,
@@ -62,6 +63,7 @@ class AllocationReportView(StrictQueryParams, APIView):
             currency=report.currency,
             money_fields=["cost", "shared_cost", "idle_cost"],
             extra={"rules_version": report.rules_version},
+            estimated=estimated_ranges(report.query),
         )
         return report_response(request, body, name="allocations")
 
@@ -92,5 +94,6 @@ class UnitCostReportView(StrictQueryParams, APIView):
             money_fields=["cost", "cost_with_predictions", "predictions", "cost_per_1000_predictions", "training_cost"],
             extra={"rules_version": report.rules_version},
             totals={"training_cost": "training_total"},
+            estimated=estimated_ranges(report.query),
         )
         return report_response(request, body, name="unit-costs")

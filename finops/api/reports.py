@@ -25,6 +25,7 @@ from finops.reports import (
     money_text,
     window_parse,
 )
+from finops.selectors.billing_periods import estimated_day_ranges
 from finops.selectors.reconciliation import reconciliation_rows
 from finops.selectors.reports import CostReport, cost_report, tag_coverage_report
 
@@ -69,6 +70,11 @@ class WindowSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.Serializer):
     window = WindowSerializer()
+    estimated = WindowSerializer(
+        many=True,
+        help_text="The days of the window whose billing period is still estimated (the source has not said final), "
+        "merged into ranges; end exclusive.",
+    )
     aggregate = serializers.ListField(child=serializers.CharField())
     cost_basis = serializers.ChoiceField(choices=COST_BASES)
     step = serializers.ChoiceField(choices=STEPS, allow_null=True)
@@ -105,7 +111,15 @@ REPORT_PARAMETERS = [
 ]
 
 
-def cost_envelope(report: CostReport) -> dict:
+def estimated_ranges(query) -> list[dict[str, str]]:
+    """The envelope's `estimated`: the window's days still in an estimated billing period, as day ranges."""
+    return [
+        {"start": start.isoformat(), "end": end.isoformat()}
+        for start, end in estimated_day_ranges(start=query.start, end=query.end)
+    ]
+
+
+def cost_envelope(report: CostReport, *, estimated: list[dict[str, str]] | None = None) -> dict:
     query = report.query
     costs, total = money_round_to_total([row.cost for row in report.rows])
     items = []
@@ -116,6 +130,7 @@ def cost_envelope(report: CostReport) -> dict:
         items.append(item)
     return {
         "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+        "estimated": estimated or [],
         "aggregate": list(query.aggregate),
         "cost_basis": query.cost_basis,
         "step": query.step,
@@ -131,14 +146,21 @@ def report_error_response(error: ReportError) -> Response:
 
 
 def frame_envelope(
-    query, records: list[dict], *, currency: str, money_fields: list[str], extra: dict, totals: dict | None = None
+    query,
+    records: list[dict],
+    *,
+    currency: str,
+    money_fields: list[str],
+    extra: dict,
+    totals: dict | None = None,
+    estimated: list[dict[str, str]] | None = None,
 ) -> dict:
     """The envelope of a report computed on DataFrames: `records` hold the keys, the period and the money fields.
 
     `cost` is the field that sums to `total`; `totals` names other fields summed into an envelope field
     ({"training_cost": "training_total"}). Those fields' items are rounded with finops.reports.money_round_to_total
     (they sum to their total exactly); every other money field is rounded on its own (money_text). A money field
-    may be None (unknown), written as null.
+    may be None (unknown), written as null. `estimated`: the window's estimated days (`estimated_ranges`).
     """
     summed = {"cost": "total", **(totals or {})}
     rounded: dict[str, list] = {}
@@ -160,6 +182,7 @@ def frame_envelope(
     ]
     return {
         "window": {"start": query.start.isoformat(), "end": query.end.isoformat()},
+        "estimated": estimated or [],
         "aggregate": list(query.aggregate),
         "cost_basis": query.cost_basis,
         "step": query.step,
@@ -192,7 +215,8 @@ class CostReportView(StrictQueryParams, APIView):
             report = cost_report(params=dict(request.query_params.lists()), today=timezone.now().date())
         except ReportError as error:
             return report_error_response(error)
-        return report_response(request, cost_envelope(report), name="costs")
+        body = cost_envelope(report, estimated=estimated_ranges(report.query))
+        return report_response(request, body, name="costs")
 
 
 class ReconciliationView(StrictQueryParams, APIView):

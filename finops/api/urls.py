@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from finops.api import alerts, anomalies, budgets, views
+from finops.api import alerts, anomalies, billing_periods, budgets, views
 from finops.api.reports import CostReportView, ReconciliationView, TagCoverageView
 
 
@@ -17,9 +17,15 @@ def register(router: DefaultRouter) -> None:
     router.register("notifications", alerts.NotificationViewSet, basename="notification")
     router.register("budgets", budgets.BudgetViewSet, basename="budget")
     router.register("anomalies", anomalies.CostAnomalyViewSet, basename="anomaly")
+    router.register("billing-periods", billing_periods.BillingPeriodViewSet, basename="billing-period")
 
 
 urlpatterns = [
+    re_path(
+        r"^billing-periods/reallocate/?$",
+        billing_periods.BillingPeriodReallocateView.as_view(),
+        name="billing-period-reallocate",
+    ),
     re_path(r"^costs/?$", CostReportView.as_view(), name="report-costs"),
     re_path(r"^tag-coverage/?$", TagCoverageView.as_view(), name="tag-coverage"),
     re_path(r"^reconciliation/?$", ReconciliationView.as_view(), name="reconciliation"),

@@ -1,0 +1,61 @@
+"""Reads of billing periods: the list the API and the Reconciliation page show, and the days still estimated."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db.models import Prefetch, QuerySet
+
+from finops.models import BillingPeriod, BillingRestatement
+
+
+def billing_period_list() -> QuerySet[BillingPeriod]:
+    """Every billing period in the model's order (newest first), each with its restatements (newest first)."""
+    return BillingPeriod.objects.prefetch_related(
+        Prefetch("restatements", queryset=BillingRestatement.objects.order_by("-detected_at", "-id"))
+    )
+
+
+def billing_restatement_list(*, limit: int = 200) -> list[BillingRestatement]:
+    """The latest restatements of final billing periods with their periods: the Reconciliation page's list."""
+    return list(BillingRestatement.objects.select_related("period").order_by("-detected_at", "-id")[:limit])
+
+
+def estimated_day_ranges(*, start: date, end: date) -> list[tuple[date, date]]:
+    """The days of [start, end) that an estimated billing period covers, merged into ranges (end exclusive).
+
+    A day counts as estimated when any (source, billing account) still has its billing period estimated on it:
+    its figures may change until the invoice is final, whichever accounts or filters a report keeps.
+    """
+    if start >= end:
+        return []
+    spans = sorted(
+        (max(period_start, start), min(period_end, end))
+        for period_start, period_end in BillingPeriod.objects.filter(
+            status=BillingPeriod.Status.ESTIMATED, billing_period_start__lt=end, billing_period_end__gt=start
+        ).values_list("billing_period_start", "billing_period_end")
+    )
+    ranges: list[tuple[date, date]] = []
+    for span_start, span_end in spans:
+        if span_start >= span_end:
+            continue
+        if ranges and span_start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], span_end))
+        else:
+            ranges.append((span_start, span_end))
+    return ranges
+
+
+def estimated_days_label(ranges: list[tuple[date, date]]) -> list[str]:
+    """Each range as people read it: "December 1 – 6" (the last day included), "November 28 – December 6"."""
+    labels = []
+    for range_start, range_end in ranges:
+        last = range_end - timedelta(days=1)
+        first = f"{range_start:%B} {range_start.day}"
+        if last == range_start:
+            labels.append(first)
+        elif (last.year, last.month) == (range_start.year, range_start.month):
+            labels.append(f"{first} – {last.day}")
+        else:
+            labels.append(f"{first} – {last:%B} {last.day}")
+    return labels
