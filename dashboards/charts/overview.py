@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.charts.base import PALETTE
 
 
-def daily_spend_by_service(frame: pd.DataFrame, *, top: int = 8) -> go.Figure:
+def daily_spend_by_service(
+    frame: pd.DataFrame, *, top: int = 8, estimated: Sequence[tuple[date, date]] = ()
+) -> go.Figure:
     """Stacked daily bars per service; services beyond the `top` largest are summed into "Other".
 
-    `frame` has columns day, service, cost (Decimal).
+    `frame` has columns day, service, cost (Decimal). `estimated`: day ranges (end exclusive) whose billing period
+    is not final yet, shaded and labelled "estimated" behind their bars.
     """
     figure = go.Figure()
     if frame.empty:
@@ -25,6 +31,20 @@ def daily_spend_by_service(frame: pd.DataFrame, *, top: int = 8) -> go.Figure:
     for index, service in enumerate(order):
         figure.add_bar(
             x=pivot.index, y=pivot[service], name=service or "(no service)", marker_color=PALETTE[index % len(PALETTE)]
+        )
+    for start, end in estimated:
+        # A day's bar is centred on its date: the shading runs from half a day before the first to half after the last.
+        half = timedelta(hours=12)
+        figure.add_vrect(
+            x0=datetime.combine(start, time.min) - half,
+            x1=datetime.combine(end, time.min) - half,
+            fillcolor="#9aa0a6",
+            opacity=0.18,
+            line_width=0,
+            layer="below",
+            annotation_text="estimated",
+            annotation_position="top left",
+            name="estimated",
         )
     figure.update_layout(
         barmode="stack",

@@ -35,5 +35,6 @@ class OverviewView(ViewerRequiredMixin, TemplateView):
             return context
         context["summary"] = summary
         if summary.has_data:
-            context["daily_chart"] = to_html(daily_spend_by_service(summary.daily_by_service))
+            estimated = [(days.start, days.end) for days in summary.estimated]
+            context["daily_chart"] = to_html(daily_spend_by_service(summary.daily_by_service, estimated=estimated))
         return context

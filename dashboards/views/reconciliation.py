@@ -1,4 +1,5 @@
-"""The Reconciliation page: account-days where Cost Explorer, the export file and the stored rows disagree."""
+"""The Reconciliation page: account-days where Cost Explorer, the export file and the stored rows disagree, and the
+restatements of final billing periods."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from dashboards.access import ViewerRequiredMixin
+from finops.selectors.billing_periods import billing_restatement_list
 from finops.selectors.reconciliation import reconciliation_rows
 
 
@@ -25,4 +27,5 @@ class ReconciliationView(ViewerRequiredMixin, TemplateView):
             days = 90
         rows = reconciliation_rows(start=today - timedelta(days=days), end=today)
         context.update(days=days, checked=len(rows), mismatches=[row for row in rows if row.mismatch])
+        context["restatements"] = billing_restatement_list()
         return context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.db.models import Prefetch, QuerySet
 
@@ -44,18 +44,3 @@ def estimated_day_ranges(*, start: date, end: date) -> list[tuple[date, date]]:
         else:
             ranges.append((span_start, span_end))
     return ranges
-
-
-def estimated_days_label(ranges: list[tuple[date, date]]) -> list[str]:
-    """Each range as people read it: "December 1 – 6" (the last day included), "November 28 – December 6"."""
-    labels = []
-    for range_start, range_end in ranges:
-        last = range_end - timedelta(days=1)
-        first = f"{range_start:%B} {range_start.day}"
-        if last == range_start:
-            labels.append(first)
-        elif (last.year, last.month) == (range_start.year, range_start.month):
-            labels.append(f"{first} – {last.day}")
-        else:
-            labels.append(f"{first} – {last:%B} {last.day}")
-    return labels

@@ -18,6 +18,7 @@ import pandas as pd
 
 from finops.charges import CREDIT, FEE, KIND_LABELS, USAGE
 from finops.reports import money_sum, report_query_parse
+from finops.selectors.billing_periods import estimated_day_ranges
 from finops.selectors.costs import CHARGE_KIND, CostRow, cost_rows, currency_of
 
 
@@ -109,6 +110,8 @@ class OverviewSummary:
     this_week: DayRange
     last_week: DayRange
     movers: list[Mover]
+    # The chart's days whose billing period is still estimated (the invoice is not final): their figures may change.
+    estimated: tuple[DayRange, ...] = ()
 
     @property
     def has_data(self) -> bool:
@@ -207,4 +210,7 @@ def overview_summary(*, today: date, days: int = 90, movers: int = 10, currency:
         this_week=this_week,
         last_week=last_week,
         movers=[mover for mover in changes[:movers] if mover.change],
+        estimated=tuple(
+            DayRange(start, end) for start, end in estimated_day_ranges(start=chart_range.start, end=chart_range.end)
+        ),
     )
