@@ -134,6 +134,11 @@ _CUR_ONLY_PREFIXES = ("bill_", "identity_", "line_item_", "reservation_", "savin
 _CUR_COST = "line_item_unblended_cost"
 
 _STORED_NUMBERS = ("billed_cost", "effective_cost", "list_cost", "pricing_quantity")
+_PRICING_CURRENCY_NUMBERS = {
+    "pricing_currency_effective_cost": ("PricingCurrencyEffectiveCost",),
+    "pricing_currency_contracted_unit_price": ("PricingCurrencyContractedUnitPrice",),
+    "pricing_currency_list_unit_price": ("PricingCurrencyListUnitPrice",),
+}
 
 
 def _is_cur_column(name: str) -> bool:
@@ -219,6 +224,7 @@ _NUMBER_SOURCES = {
         "effective_cost": ("EffectiveCost", "AmortizedCost", "BilledCost"),
         "list_cost": ("ListCost",),
         "pricing_quantity": ("PricingQuantity",),
+        **_PRICING_CURRENCY_NUMBERS,
     },
     BillingFormat.CUR2: {
         "billed_cost": ("line_item_unblended_cost",),
@@ -264,7 +270,8 @@ def numbers_storable(
     """Raise on the first cost or quantity with more than ``max_integer_digits`` digits before the point."""
     # Plain decimal text (see finops.importers.values) with too many digits before the point.
     pattern = rf"^-?0*[1-9][0-9]{{{max_integer_digits},}}(\.|$)"
-    for column in _STORED_NUMBERS:
+    columns = (*_STORED_NUMBERS, *(_PRICING_CURRENCY_NUMBERS if billing_format is BillingFormat.FOCUS else ()))
+    for column in columns:
         values = pa.array(frame[column].to_numpy(dtype=object), pa.string(), from_pandas=True)
         too_large = pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
         if too_large.any():

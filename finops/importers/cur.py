@@ -221,6 +221,9 @@ def normalise(batch: Batch) -> pd.DataFrame:
                 batch.get("line_item_currency_code"), context, "line_item_currency_code", length
             ),
             "pricing_currency": or_nones(batch.text("pricing_currency"), length),
+            "pricing_currency_effective_cost": or_nones(None, length),
+            "pricing_currency_contracted_unit_price": or_nones(None, length),
+            "pricing_currency_list_unit_price": or_nones(None, length),
             "provider_name": np.full(length, "AWS", dtype=object),
             "invoice_issuer_name": or_nones(batch.text("bill_invoicing_entity"), length),
             "invoice_id": or_nones(batch.text("bill_invoice_id"), length),

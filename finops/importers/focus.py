@@ -7,7 +7,8 @@
 - region_id: ``RegionId`` (``Region`` in 1.0-preview); usage_type: AWS's ``x_UsageType`` when present.
 - accounts: ``BillingAccountId`` and ``SubAccountId``, each filling the other's gaps.
 - billing_currency: ``BillingCurrency`` (ISO 4217; a row without one is an error), USD only when the file has
-  no such column at all. ``PricingCurrency`` (1.2) is kept in pricing_currency and never used as a cost basis.
+  no such column at all. ``PricingCurrency`` and the 1.2 ``PricingCurrency…`` figures are kept and never used
+  as a cost basis.
 - provider_name: ``ProviderName`` (``ServiceProviderName`` in later versions); invoice_issuer_name:
   ``InvoiceIssuerName``; invoice_id: ``InvoiceId`` (1.2); sku_id: ``SkuId``.
 - Text columns keep null apart from "": null is "no value", "" a value the file gave (FOCUS's null handling).
@@ -48,6 +49,9 @@ SOURCE_COLUMNS = (
     "ListCost",
     "BillingCurrency",
     "PricingCurrency",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyListUnitPrice",
     "ProviderName",
     "ServiceProviderName",
     "InvoiceIssuerName",
@@ -122,6 +126,9 @@ def normalise(batch: Batch) -> pd.DataFrame:
             "list_cost": or_nones(money("ListCost"), length),
             "billing_currency": currency_codes(batch.get("BillingCurrency"), context, "BillingCurrency", length),
             "pricing_currency": or_nones(batch.kept("PricingCurrency"), length),
+            "pricing_currency_effective_cost": or_nones(money("PricingCurrencyEffectiveCost"), length),
+            "pricing_currency_contracted_unit_price": or_nones(money("PricingCurrencyContractedUnitPrice"), length),
+            "pricing_currency_list_unit_price": or_nones(money("PricingCurrencyListUnitPrice"), length),
             "provider_name": or_nones(batch.kept("ProviderName", "ServiceProviderName"), length),
             "invoice_issuer_name": or_nones(batch.kept("InvoiceIssuerName"), length),
             "invoice_id": or_nones(batch.kept("InvoiceId"), length),

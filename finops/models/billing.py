@@ -110,6 +110,11 @@ class CostRecord(models.Model):
     pricing_currency = models.TextField(  # noqa: DJ001
         null=True, blank=True, help_text="FOCUS 1.2 PricingCurrency: kept, never used as a cost basis."
     )
+    # FOCUS 1.2's PricingCurrency figures: kept as the file gives them, never a cost basis (every report reads the
+    # billing currency's billed, effective or list cost).
+    pricing_currency_effective_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    pricing_currency_contracted_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    pricing_currency_list_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
     provider_name = models.TextField(null=True, blank=True, help_text="FOCUS ProviderName; AWS for CUR.")  # noqa: DJ001
     invoice_issuer_name = models.TextField(  # noqa: DJ001
         null=True, blank=True, help_text="FOCUS InvoiceIssuerName; CUR bill/InvoicingEntity."

@@ -205,3 +205,31 @@ def test_pages_name_the_currency_and_offer_the_choice(imported, operator_api, cl
     assert 'id="currency-choice"' in allocation and "holds EUR, USD" in allocation
     euro = client.get("/allocation/", {"window": "30d", "currency": "EUR"}).content.decode()
     assert "EUR 40.25" in euro
+
+
+def test_focus_1_2_pricing_currency_figures_are_kept_and_never_a_cost_basis(tmp_path, viewer_api):
+    """A FOCUS 1.2 row billed in USD and priced in JPY: the JPY figures are stored as given, the reports read USD."""
+    header = [*HEADER, "PricingCurrency", "PricingCurrencyEffectiveCost", "PricingCurrencyContractedUnitPrice",
+              "PricingCurrencyListUnitPrice", "InvoiceId"]  # fmt: skip
+    record = row("AWS", "AWS", "111111111111", "222222222222", 5, "Amazon EC2", "12.5", "USD")
+    record.update(
+        PricingCurrency="JPY",
+        PricingCurrencyEffectiveCost="1875.125",
+        PricingCurrencyContractedUnitPrice="625.0000000000000000001",
+        PricingCurrencyListUnitPrice="700",
+        InvoiceId="INV-2026-10",
+    )
+    lines = [",".join(header), ",".join(_field(record[name]) for name in header)]
+    path = tmp_path / "focus-1.2.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    run = billing_export_import(location=str(path))
+    assert run.status == "succeeded", run.error
+    stored = CostRecord.objects.get()
+    assert (stored.pricing_currency, stored.billing_currency, stored.invoice_id) == ("JPY", "USD", "INV-2026-10")
+    assert stored.pricing_currency_effective_cost == Decimal("1875.125")
+    assert stored.pricing_currency_contracted_unit_price == Decimal("625.0000000000000000001")
+    assert stored.pricing_currency_list_unit_price == Decimal(700)
+    for basis in ("billed", "effective"):
+        body = costs(viewer_api, cost_basis=basis).json()
+        assert (body["currency"], Decimal(body["total"])) == ("USD", Decimal("12.5"))
+    assert costs(viewer_api, currency="JPY").json()["total"] == "0"
