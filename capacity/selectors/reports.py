@@ -14,9 +14,12 @@ import pandas as pd
 
 from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_costs_for_query
 from finops.allocation.engine import ROW_COLUMNS, allocate, idle_costs
-from finops.reports import ReportQuery, report_query_parse
-from finops.selectors.allocation_rules import allocation_rules_current
+from finops.allocation.rules import Rules
+from finops.reports import ReportQuery, money_sum, report_query_parse
+from finops.selectors.allocation_rules import allocation_rules_current, allocation_rules_of_version
 from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame
+from finops.selectors.billing_periods import final_period_rules_versions, scopes_where
+from finops.selectors.costs import currency_of
 from finops.selectors.reports import ReportParams
 
 
@@ -30,10 +33,10 @@ class AllocationReport:
     items: pd.DataFrame
 
 
-def idle_lines_frame(*, query: ReportQuery) -> pd.DataFrame | None:
+def idle_lines_frame(*, query: ReportQuery, scopes: tuple[str, list] | None = None) -> pd.DataFrame | None:
     """The billing lines' idle GPU parts (finops.allocation.engine.idle_costs) in ROW_COLUMNS, or None without any."""
     resource_ids = gpu_resource_ids()
-    lines = resource_lines_frame(query=query, resource_ids=resource_ids)
+    lines = resource_lines_frame(query=query, resource_ids=resource_ids, scopes=scopes)
     if lines.empty:
         return None
     hours = gpu_hours_frame(resource_ids=resource_ids, start=query.start, end=query.end)
@@ -45,9 +48,41 @@ def allocation_report(*, params: ReportParams, today: date) -> AllocationReport:
     """Cost after the allocation rules: tag rules, shared-cost splits, and idle GPU cost of the machines paid for."""
     query = report_query_parse(params, today=today)
     version, rules = allocation_rules_current()
-    frame, currency = allocation_rows_frame(query=query)
-    items = allocate(frame, aggregate=query.aggregate, rules=rules, idle=idle_lines_frame(query=query))
-    return AllocationReport(query=query, rules_version=version, currency=currency, items=items)
+    # A final billing period stays allocated under the rules version in force when it became final (ARCHITECTURE.md,
+    # "Currencies and billing periods"): its rows are allocated apart, each group under its own version.
+    kept = final_period_rules_versions(start=query.start, end=query.end, current_version=version)
+    if not kept:
+        frame, currency = allocation_rows_frame(query=query)
+        items = allocate(frame, aggregate=query.aggregate, rules=rules, idle=idle_lines_frame(query=query))
+        return AllocationReport(query=query, rules_version=version, currency=currency, items=items)
+    pinned = [scope for scopes in kept.values() for scope in scopes]
+    groups = [(rules, scopes_where(pinned, inside=False))]
+    groups += [
+        (allocation_rules_of_version(number), scopes_where(scopes, inside=True)) for number, scopes in kept.items()
+    ]
+    parts, currencies = [], set()
+    for group_rules, scopes in groups:
+        frame, currency = allocation_rows_frame(query=query, scopes=scopes)
+        if frame.empty:
+            continue
+        currencies.add(currency)
+        idle = idle_lines_frame(query=query, scopes=scopes)
+        parts.append(allocate(frame, aggregate=query.aggregate, rules=group_rules, idle=idle))
+    currency = currency_of(currencies, query=query)
+    return AllocationReport(query=query, rules_version=version, currency=currency, items=_items_sum(parts, query))
+
+
+def _items_sum(parts: list[pd.DataFrame], query: ReportQuery) -> pd.DataFrame:
+    """Items of several allocations added per key and period, exactly (Decimal sums)."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return allocate(pd.DataFrame(columns=list(ROW_COLUMNS)), aggregate=query.aggregate, rules=Rules(), idle=None)
+    keys = [*query.aggregate, "period"]
+    combined = pd.concat(parts, ignore_index=True)
+    money = [column for column in combined.columns if column not in keys]
+    summed = combined.groupby(keys, sort=True, dropna=False)[money].agg(lambda values: money_sum(values))
+    return summed.reset_index()
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,10 @@ def allocation_rules_current() -> tuple[int, Rules]:
 def allocation_rules_history() -> QuerySet[AllocationRulesVersion]:
     """Every published rules version with its author, in the model's order (newest first): the page's history."""
     return AllocationRulesVersion.objects.select_related("created_by")
+
+
+def allocation_rules_of_version(number: int) -> Rules:
+    """The rules of a published version (0: no rules, tags as stored): a final billing period's allocations."""
+    if number == 0:
+        return Rules()
+    return rules_parse(AllocationRulesVersion.objects.get(number=number).document)

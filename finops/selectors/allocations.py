@@ -24,12 +24,14 @@ _GRAIN = (
 )
 
 
-def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
+def allocation_rows_frame(*, query: ReportQuery, scopes: tuple[str, list] | None = None) -> tuple[pd.DataFrame, str]:
     """One row per distinct (period, account, service, region, usage type, resource, charge category, tags).
 
+    `scopes`, an SQL condition (finops.selectors.billing_periods.scopes_where), keeps the rows of some billing periods.
     Returns the frame (ROW_COLUMNS; cost Decimal; tags dict) and the currency.
     """
-    sql, params = export_grouped_sql(query, list(_GRAIN), [])
+    where, where_params = scopes or ("", [])
+    sql, params = export_grouped_sql(query, list(_GRAIN), [], where=where, where_params=where_params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = cursor.fetchall()
@@ -50,13 +52,21 @@ def allocation_rows_frame(*, query: ReportQuery) -> tuple[pd.DataFrame, str]:
     return frame, currency
 
 
-def resource_lines_frame(*, query: ReportQuery, resource_ids: list[str]) -> pd.DataFrame:
-    """The lines of the given resources at their own grain: ROW_COLUMNS plus start and end (UTC)."""
+def resource_lines_frame(
+    *, query: ReportQuery, resource_ids: list[str], scopes: tuple[str, list] | None = None
+) -> pd.DataFrame:
+    """The lines of the given resources at their own grain: ROW_COLUMNS plus start and end (UTC); `scopes` as in
+    allocation_rows_frame."""
     if not resource_ids:
         return pd.DataFrame(columns=[*ROW_COLUMNS, "start", "end"])
     grain = [*_GRAIN, "r.charge_period_start", "r.charge_period_end"]
+    scope_sql, scope_params = scopes or ("", [])
     sql, params = export_grouped_sql(
-        query, grain, [], where=" AND COALESCE(r.resource_id, '') = ANY(%s)", where_params=[list(resource_ids)]
+        query,
+        grain,
+        [],
+        where=" AND COALESCE(r.resource_id, '') = ANY(%s)" + scope_sql,
+        where_params=[list(resource_ids), *scope_params],
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -44,3 +44,38 @@ def estimated_day_ranges(*, start: date, end: date) -> list[tuple[date, date]]:
         else:
             ranges.append((span_start, span_end))
     return ranges
+
+
+Scope = tuple[str, str, date]
+
+
+def final_period_rules_versions(*, start: date, end: date, current_version: int) -> dict[int, list[Scope]]:
+    """{rules version: [(source, billing account, period start), ...]} of the final periods over [start, end) whose
+    allocations stay under a rules version other than the current one (the one in force when each became final, or
+    the one an operator re-allocated it to)."""
+    kept: dict[int, list[Scope]] = {}
+    periods = (
+        BillingPeriod.objects.filter(
+            status=BillingPeriod.Status.FINAL,
+            rules_version__isnull=False,
+            billing_period_start__lt=end,
+            billing_period_end__gt=start,
+        )
+        .exclude(rules_version=current_version)
+        .order_by("rules_version", "source", "billing_account_id", "billing_period_start")
+        .values_list("rules_version", "source", "billing_account_id", "billing_period_start")
+    )
+    for version, source, billing_account_id, period_start in periods:
+        kept.setdefault(version, []).append((source, billing_account_id, period_start))
+    return kept
+
+
+def scopes_where(scopes: list[Scope], *, inside: bool) -> tuple[str, list]:
+    """An SQL condition on billing rows `r` (for finops.selectors.costs.export_grouped_sql's `where`): the rows of
+    these scopes (`inside`), or every other row."""
+    if not scopes:
+        return ("", []) if not inside else (" AND FALSE", [])
+    values = ", ".join(["(%s, %s, %s::date)"] * len(scopes))
+    operator = "IN" if inside else "NOT IN"
+    sql = f" AND (r.source, r.billing_account_id, r.billing_period_start) {operator} (VALUES {values})"
+    return sql, [value for scope in scopes for value in scope]

@@ -9,7 +9,8 @@ in its transaction, for each (source, billing account, billing period) the impor
   ended (BillingPeriodEnd, exclusive). Age is checked here and once a day by `billing_periods_finalise_by_age`
   (beat `billing-periods-final-by-age`), so a period nobody re-delivers still becomes final;
 - a period becoming final records the allocation rules version in force (its allocations stay computed under it,
-  see capacity/selectors/reports.py, until an operator re-allocates it: `billing_period_reallocate`);
+  see capacity/selectors/reports.py, until an operator re-allocates it: `billing_period_reallocate`); none while no
+  rules were ever published, so that the first rules apply to the history an installation imports;
 - a delivery that deletes or inserts lines of a period already final is a restatement: a BillingRestatement
   (totals before and after, lines added and removed), and an alert (kind `billing_restatement`, key
   `restatement:<id>`) opened once the import commits, through the alert channels. The alert stays open until a
@@ -54,7 +55,9 @@ def _final_by_age_due(period: BillingPeriod, *, today: date) -> bool:
 
 def _finalise(period: BillingPeriod, *, reason: str, now: datetime) -> None:
     period.status, period.final_reason, period.finalised_at = BillingPeriod.Status.FINAL, reason, now
-    period.rules_version = allocation_rules_current()[0]
+    # Before any rules are published (version 0) there is nothing to keep: the first rules apply to the history an
+    # installation imported (null: follows the current rules); from then on finality keeps the version in force.
+    period.rules_version = allocation_rules_current()[0] or None
 
 
 def _scope_figures(scope: Scope) -> dict:

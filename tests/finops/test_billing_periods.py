@@ -80,7 +80,7 @@ def test_it_makes_a_focus_1_0_period_final_by_age_fifteen_days_after_it_ends(tmp
         "age",
         datetime(2026, 2, 16, 0, 20, tzinfo=UTC),
     )
-    assert period.rules_version == 0
+    assert period.rules_version is None  # no rules were ever published: the first ones will apply
 
 
 @pytest.mark.django_db
@@ -168,7 +168,7 @@ def test_it_records_one_restatement_of_a_final_period_and_alerts_once(tmp_path, 
 
 @pytest.mark.django_db
 @pytest.mark.clock("2026-02-10T08:00:00Z")
-def test_it_keeps_a_final_period_s_rules_version_and_records_no_restatement_for_an_identical_delivery(tmp_path):
+def test_it_records_no_restatement_for_an_identical_delivery_of_a_final_period(tmp_path):
     path = write_focus_1_2(tmp_path / "v1.csv", focus_rows(days=2), invoice_id="INV-1")
     billing_export_import(location=str(path))
     billing_export_import(location=str(path))

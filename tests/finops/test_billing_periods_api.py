@@ -145,8 +145,9 @@ def test_the_report_envelopes_list_the_window_s_estimated_days_as_ranges(tmp_pat
 
 @pytest.mark.django_db
 def test_an_operator_reallocates_a_final_period_under_the_current_rules_audited(api_client, operator, viewer_api):
-    final = period(status="final", final_reason="invoice", rules_version=0)
+    final = period(status="final", final_reason="invoice", rules_version=1)
     allocation_rules_publish(document={"aliases": {"Team": "team"}}, user=operator)
+    allocation_rules_publish(document={"aliases": {"TEAM": "team"}}, user=operator)
     request = {"source": "focus", "billing_account_id": "111111111111", "billing_period_start": "2026-11-01"}
 
     assert viewer_api.post("/api/v1/billing-periods/reallocate", request, format="json").status_code == 403
@@ -154,9 +155,9 @@ def test_an_operator_reallocates_a_final_period_under_the_current_rules_audited(
     answer = api_client.post("/api/v1/billing-periods/reallocate", {**request, "comment": "rules fixed"}, format="json")
 
     assert answer.status_code == 200, answer.json()
-    assert (answer.json()["rules_version_before"], answer.json()["rules_version_after"]) == (0, 1)
+    assert (answer.json()["rules_version_before"], answer.json()["rules_version_after"]) == (1, 2)
     final.refresh_from_db()
-    assert final.rules_version == 1
+    assert final.rules_version == 2
     audit = BillingPeriodReallocation.objects.get()
     assert (audit.period, audit.created_by, audit.comment) == (final, operator, "rules fixed")
     missing = api_client.post(
@@ -169,3 +170,56 @@ def test_an_operator_reallocates_a_final_period_under_the_current_rules_audited(
     )
     assert estimated.status_code == 400
     assert list(estimated.json()["errors"]) == ["billing_period_start"]
+
+
+@pytest.mark.django_db
+@pytest.mark.clock("2026-03-10T08:00:00Z")
+def test_publishing_new_rules_leaves_a_final_period_s_allocation_as_it_was(tmp_path, operator, viewer_api):
+    rows = focus_rows(days=3, per_day=3)  # lines 1 and 2 of each day carry team=vision, line 0 no tag
+    allocation_rules_publish(document={"aliases": {"Team": "team"}}, user=operator)  # version 1
+    billing_export_import(location=str(write_focus_1_2(tmp_path / "jan.csv", rows, invoice_id="INV-1")))
+    february = [
+        {**row, "BillingPeriodStart": "2026-02-01T00:00:00Z", "BillingPeriodEnd": "2026-03-01T00:00:00Z",
+         "ChargePeriodStart": row["ChargePeriodStart"].replace("2026-01", "2026-02"),
+         "ChargePeriodEnd": row["ChargePeriodEnd"].replace("2026-01", "2026-02")}
+        for row in rows
+    ]  # fmt: skip
+    billing_export_import(location=str(write_focus_1_2(tmp_path / "feb.csv", february, invoice_id=None)))
+    assert BillingPeriod.objects.get(billing_period_start=date(2026, 1, 1)).rules_version == 1
+    assert BillingPeriod.objects.get(billing_period_start=date(2026, 2, 1)).rules_version is None
+    params = {"window": "2026-01-01,2026-03-01", "aggregate": "tag:team", "step": "month"}
+    before = viewer_api.get("/api/v1/allocations/", params).json()
+
+    # Version 2: the untagged line goes to "platform". February (estimated) follows, January (final) does not.
+    allocation_rules_publish(
+        document={"virtual_tags": [{"key": "team", "value": "platform", "match": {"resource_pattern": "^i-0000$"}}]},
+        user=operator,
+    )
+    after = viewer_api.get("/api/v1/allocations/", params).json()
+
+    def by_month(body) -> dict:
+        return {(item["period"], item["key"]["tag:team"]): Decimal(item["cost"]) for item in body["items"]}
+
+    assert by_month(before) == {
+        ("2026-01-01", "__unallocated__"): Decimal("3.75"),
+        ("2026-01-01", "vision"): Decimal("7.5"),
+        ("2026-02-01", "__unallocated__"): Decimal("3.75"),
+        ("2026-02-01", "vision"): Decimal("7.5"),
+    }
+    assert by_month(after) == {
+        ("2026-01-01", "__unallocated__"): Decimal("3.75"),
+        ("2026-01-01", "vision"): Decimal("7.5"),
+        ("2026-02-01", "platform"): Decimal("3.75"),
+        ("2026-02-01", "vision"): Decimal("7.5"),
+    }
+    assert Decimal(after["total"]) == Decimal("22.5")
+    assert after["rules_version"] == 2
+
+    # An operator re-allocates January explicitly: from then on it follows the new rules too.
+    api = viewer_api
+    api.force_authenticate(operator)
+    request = {"source": "focus", "billing_account_id": "111111111111", "billing_period_start": "2026-01-01"}
+    assert api.post("/api/v1/billing-periods/reallocate", request, format="json").status_code == 200
+    reallocated = by_month(api.get("/api/v1/allocations/", params).json())
+    assert reallocated[("2026-01-01", "platform")] == Decimal("3.75")
+    assert ("2026-01-01", "__unallocated__") not in reallocated
