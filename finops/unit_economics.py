@@ -19,6 +19,9 @@ from finops.reports import MONEY_CONTEXT
 
 ENDPOINT = re.compile(r":endpoint/", re.IGNORECASE)
 TRAINING_JOB = re.compile(r":training-job/", re.IGNORECASE)
+# The resources whose lines unit costs read, as a case-insensitive regular expression SQL can match (`~*`).
+UNIT_COST_RESOURCES = f"{ENDPOINT.pattern}|{TRAINING_JOB.pattern}"
+TRAINING_RESOURCES = TRAINING_JOB.pattern
 PER = Decimal(1000)
 UNIT_PRECISION = Decimal("1e-10")
 

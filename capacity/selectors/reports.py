@@ -7,12 +7,13 @@ finops.reports.ReportError.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
-from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_costs_for_query
+from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_costs_for_query, unit_costs_for_steps
 from finops.allocation.engine import ROW_COLUMNS, allocate, idle_costs
 from finops.allocation.rules import Rules
 from finops.reports import ReportQuery, money_sum, report_query_parse
@@ -99,3 +100,22 @@ def unit_cost_report(*, params: ReportParams, today: date) -> UnitCostReport:
     query = report_query_parse(params, today=today)
     version, currency, items = unit_costs_for_query(query=query)
     return UnitCostReport(query=query, rules_version=version, currency=currency, items=items)
+
+
+def training_cost_report(*, params: ReportParams, today: date) -> UnitCostReport:
+    """The unit-cost report's training cost alone, reading only training jobs' lines (its serving cost is zero)."""
+    query = report_query_parse(params, today=today)
+    version, currency, items = unit_costs_for_steps(query=query, steps=(query.step,), training_only=True)
+    return UnitCostReport(query=query, rules_version=version, currency=currency, items=items[query.step])
+
+
+def unit_cost_report_daily(*, params: ReportParams, today: date) -> tuple[UnitCostReport, UnitCostReport]:
+    """The unit-cost report of `params` and the same report per day (its step "day"), from one read of billing."""
+    query = report_query_parse(params, today=today)
+    version, currency, items = unit_costs_for_steps(query=query, steps=(query.step, "day"))
+    return tuple(
+        UnitCostReport(
+            query=dataclasses.replace(query, step=step), rules_version=version, currency=currency, items=items[step]
+        )
+        for step in (query.step, "day")
+    )

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from capacity.selectors.reports import UnitCostReport, unit_cost_report
+from capacity.selectors.reports import training_cost_report, unit_cost_report_daily
 from dashboards.access import ViewerRequiredMixin
 from dashboards.charts.base import to_html
 from dashboards.charts.unit_economics import unit_cost_by_group, unit_cost_daily
@@ -37,11 +37,6 @@ def training_window(today: date) -> str:
     for _ in range(TRAINING_MONTHS - 1):
         start = (start - timedelta(days=1)).replace(day=1)
     return f"{start.isoformat()},{today.isoformat()}"
-
-
-def _unit_report(params: dict[str, str]) -> UnitCostReport:
-    """/api/v1/unit-costs' reader for the controls' parameters (raises ReportError)."""
-    return unit_cost_report(params={name: [value] for name, value in params.items()}, today=timezone.now().date())
 
 
 def _api_links(params: dict[str, str]) -> dict[str, str]:
@@ -84,12 +79,13 @@ class UnitEconomicsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         group = form.cleaned_data["group"]
         context.update(params=params, group=group, group_label=UNIT_GROUPINGS[group][0], **_api_links(params))
         try:
-            report = _unit_report(params)
-            daily = _unit_report({**params, "step": "day"}).items
+            report, daily_report = unit_cost_report_daily(
+                params={name: [value] for name, value in params.items()}, today=timezone.now().date()
+            )
         except ReportError as error:
             context["errors"] = error.messages
             return context
-        query = report.query
+        query, daily = report.query, daily_report.items
         rows = unit_cost_table_rows(report.items, aggregate=query.aggregate)
         served = [row for row in rows if row["cost"] > 0]
         context.update(
@@ -122,7 +118,9 @@ class UnitEconomicsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         if not context["has_data"]:
             return context
         try:
-            report = _unit_report(params)
+            report = training_cost_report(
+                params={name: [value] for name, value in params.items()}, today=timezone.now().date()
+            )
         except ReportError as error:
             context["errors"] = error.messages
             return context

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal, localcontext
 
+import numpy as np
 import pandas as pd
 
 from finops.allocation.rules import Rules, SharedCostRule, tag_columns
@@ -175,17 +176,37 @@ def idle_costs(lines: pd.DataFrame, gpu_hours: pd.DataFrame) -> pd.Series:
     if lines.empty or gpu_hours.empty:
         return idle
     known = gpu_hours[gpu_hours["average"].notna()]
-    joined = lines[["resource", "start", "end", "cost"]].reset_index(names="line").merge(known, on="resource")
-    joined = joined[(joined["hour"] >= joined["start"]) & (joined["hour"] < joined["end"])]
-    if joined.empty:
-        return idle
-    hours = ((joined["end"] - joined["start"]) / pd.Timedelta(hours=1)).map(lambda value: Decimal(repr(value)))
+    spans = ((lines["end"] - lines["start"]) / pd.Timedelta(hours=1)).map(lambda value: Decimal(repr(value))).tolist()
+    costs = lines["cost"].tolist()
     with localcontext(MONEY_CONTEXT):
-        unused = [
-            cost / span * (1 - min(max(average, Decimal(0)), Decimal(100)) / 100)
-            for cost, span, average in zip(joined["cost"], hours, joined["average"], strict=True)
-        ]
-        joined = joined.assign(idle=unused)
-        per_line = joined.groupby("line").agg(idle=("idle", money_sum))["idle"]
-    idle.loc[per_line.index] = per_line
+        # cost / span * unused share, evaluated left to right as ever: each factor is computed once, not per pair.
+        unused_shares = [1 - min(max(average, Decimal(0)), Decimal(100)) / 100 for average in known["average"]]
+        for line, hours in _hours_of_lines(lines, known):
+            hourly_cost = costs[line] / spans[line]
+            idle.iat[line] = money_sum(hourly_cost * unused_shares[hour] for hour in hours)
     return idle
+
+
+def _hours_of_lines(lines: pd.DataFrame, hours: pd.DataFrame):
+    """(line position, positions of its resource's hours in [start, end), in `hours`' order) for each line with any.
+
+    A sorted search per resource rather than a join of every line with every hour of its resource.
+    """
+    hour_times = _nanoseconds(hours["hour"])
+    starts, ends = _nanoseconds(lines["start"]), _nanoseconds(lines["end"])
+    hours_by_resource = hours.groupby("resource", sort=False).indices
+    for resource, line_positions in lines.groupby("resource", sort=False).indices.items():
+        positions = hours_by_resource.get(resource)
+        if positions is None:
+            continue
+        positions = positions[np.argsort(hour_times[positions], kind="stable")]
+        times = hour_times[positions]
+        lows = np.searchsorted(times, starts[line_positions], side="left")
+        highs = np.searchsorted(times, ends[line_positions], side="left")
+        for line, low, high in zip(line_positions, lows, highs, strict=True):
+            if high > low:
+                yield int(line), np.sort(positions[low:high]).tolist()
+
+
+def _nanoseconds(timestamps: pd.Series) -> np.ndarray:
+    return pd.DatetimeIndex(timestamps).as_unit("ns").asi8

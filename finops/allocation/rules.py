@@ -194,11 +194,18 @@ def tag_columns(frame: pd.DataFrame, keys: Iterable[str], rules: Rules) -> pd.Da
     fold = str.lower if rules.fold_key_case else str
     wanted = {key: fold(key) for key in keys}
     cache: dict[str, dict[str, str]] = {}
+    # Rows read together share one dict per distinct tag set (finops/selectors/allocations.py): knowing a dict by
+    # its identity spares building its signature again for each of the thousands of rows that hold it.
+    by_identity: dict[int, dict[str, str]] = {}
 
     def lookup(tags: Mapping[str, str]) -> dict[str, str]:
+        known = by_identity.get(id(tags))
+        if known is not None:
+            return known
         signature = repr(sorted((tags or {}).items()))
         if signature not in cache:
             cache[signature] = _resolved_tags(tags, rules)
+        by_identity[id(tags)] = cache[signature]
         return cache[signature]
 
     resolved = frame["tags"].map(lookup)

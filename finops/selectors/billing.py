@@ -33,11 +33,13 @@ def billing_filter_options(*, start: date, end: date) -> BillingFilterOptions:
     triples = (
         CostRecord.objects.filter(charge_period_start__gte=lower, charge_period_start__lt=upper)
         .values_list("sub_account_id", "service_name", "region_id", "provider_name", "billing_currency")
+        .order_by()  # Meta.ordering's columns would join the DISTINCT and make every row distinct
         .distinct()
     )
     pairs = (
         CostExplorerRecord.objects.filter(view=CostExplorerRecord.ACCOUNT_SERVICE_VIEW, day__gte=start, day__lt=end)
         .values_list("linked_account_id", "service_name", "currency")
+        .order_by()
         .distinct()
     )
     accounts, services, regions, providers, currencies = set(), set(), set(), set(), set()
