@@ -83,8 +83,8 @@ class ActionSerializer(serializers.ModelSerializer):
             "id", "recommendation", "kind", "state", "account_id", "region", "resource_type", "resource_arn",
             "resource", "team", "parameters", "dry_run", "monthly_savings", "realised_monthly_savings",
             "realised_measured_at", "old_configuration", "new_configuration", "next_window_at", "executed_at",
-            "error", "result", "policy", "reason", "hourly_saving", "transition_at", "run_after", "attempts",
-            "created_at", "updated_at", "transitions",
+            "error", "result", "policy", "reason", "capped", "hourly_saving", "transition_at", "run_after",
+            "attempts", "created_at", "updated_at", "transitions",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -100,7 +100,9 @@ class Action(models.Model):
     planned -> announced -> running -> done | failed | rolled_back; or skipped. An approval makes a `planned`
     right-sizing action (one per recommendation); a policy makes `announced` ones (stop, start, delete, recreate,
     scale_to_zero, restore) with `run_after` (the end of the grace period) and `transition_at` (the schedule
-    boundary or idle decision it belongs to), at most one per policy, resource, kind and boundary.
+    boundary or idle decision it belongs to), at most one per policy, resource, kind and boundary. A policy action
+    skipped only because the run's cap was reached is `capped`: the cap limits a run, it decides nothing, so it is
+    kept apart from that one (at most one capped record per boundary) and a later run may still act on the boundary.
     A running action's worker refreshes `heartbeat_at`; one whose lease ran out is resolved by looking at AWS.
     """
 
@@ -162,6 +164,9 @@ class Action(models.Model):
     )
     transition_at = models.DateTimeField(null=True, blank=True, help_text="The schedule boundary or idle decision.")
     run_after = models.DateTimeField(null=True, blank=True, help_text="Announced: runs at or after this time.")
+    capped = models.BooleanField(
+        default=False, help_text="Skipped only because the policy's cap per run was reached; a later run may act."
+    )
     # Crash safety: the worker refreshes heartbeat_at while it runs; the sweeper resolves expired leases.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it.")
@@ -174,8 +179,13 @@ class Action(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["policy", "resource", "kind", "transition_at"],
-                condition=models.Q(policy__isnull=False),
+                condition=models.Q(policy__isnull=False, capped=False),
                 name="action_once_per_policy_boundary",
+            ),
+            models.UniqueConstraint(
+                fields=["policy", "resource", "kind", "transition_at"],
+                condition=models.Q(policy__isnull=False, capped=True),
+                name="action_capped_once_per_policy_boundary",
             ),
         ]
 

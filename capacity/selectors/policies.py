@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from capacity.models import Action, ActionTransition, Policy
@@ -98,10 +98,14 @@ def policy_savings(*, policy: Policy, now: datetime | None = None) -> PolicySavi
 
 
 def policies_with_accounts() -> QuerySet[Policy]:
-    """Every policy by name, with its accounts (by account id) loaded and `action_count`, its actions so far."""
+    """Every policy by name, with its accounts (by account id) loaded, `action_count` (its actions so far) and
+    `capped_count` apart (the resources a run left to the next one for its cap: no action taken)."""
     return (
         Policy.objects.prefetch_related(Prefetch("accounts", queryset=cloud_accounts_listed()))
-        .annotate(action_count=Count("actions"))
+        .annotate(
+            action_count=Count("actions", filter=Q(actions__capped=False)),
+            capped_count=Count("actions", filter=Q(actions__capped=True)),
+        )
         .order_by("name", "pk")
     )
 

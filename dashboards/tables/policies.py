@@ -74,7 +74,8 @@ def yes_no_badge(value: bool, yes: str, no: str, *, css: str):
 
 
 class PolicyTable(tables.Table):
-    """Rows are dicts: policy (with accounts prefetched), actions, estimated, measured (Decimal | None)."""
+    """Rows are dicts: policy (with accounts prefetched), actions (taken: cap skips apart), capped (cap skips),
+    estimated, measured (Decimal | None)."""
 
     name = tables.Column(verbose_name="Policy", accessor="policy__name", attrs=WRAP)
     enabled = tables.Column(verbose_name="Enabled", accessor="policy__enabled")
@@ -123,6 +124,17 @@ class PolicyTable(tables.Table):
     def render_selector(self, value):
         names = [account_label_text(account) for account in value.accounts.all()]
         return policy_selector_text(value, names)
+
+    def render_actions(self, value, record):
+        capped = record.get("capped") or 0
+        if not capped:
+            return value
+        return format_html(
+            '{}<br><span class="muted capped-count" title="{}">{} over the cap, not counted</span>',
+            value,
+            "Resources a run left to the next one because it reached its cap per run: no action was taken on them",
+            capped,
+        )
 
     def render_estimated(self, value, record):
         return estimated_html(value, record["unpriced"])

@@ -84,6 +84,7 @@ def policy_preview_rows(items: list[dict]) -> list[dict]:
             "would": WOULD_LABELS.get(item["would"], item["would"]),
             "acts": item["would"] not in ("skip", "none"),
             "skips": item["would"] == "skip",
+            "capped": item["capped"],
             "reason": item["error"] or item["reason"],
             "error": bool(item["error"]),
             "hourly_saving": item["hourly_saving"],
@@ -234,6 +235,7 @@ class PoliciesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
                     {
                         "policy": policy,
                         "actions": policy.action_count,
+                        "capped": policy.capped_count,
                         "estimated": by_policy[policy.pk]["estimated"],
                         "unpriced": by_policy[policy.pk]["unpriced"],
                         "measured": by_policy[policy.pk]["measured"],
@@ -292,7 +294,8 @@ class PoliciesView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             "preview_table": PolicyPreviewTable(rows),
             "preview_counts": {
                 "acting": len(acting),
-                "skipping": sum(1 for row in rows if row["skips"]),
+                "skipping": sum(1 for row in rows if row["skips"] and not row["capped"]),
+                "capped": sum(1 for row in rows if row["capped"]),
                 "errors": sum(1 for row in rows if row["error"]),
                 "resources": len(rows),
             },

@@ -100,9 +100,11 @@ def test_it_shows_a_viewer_the_policies_without_edit_or_snooze_controls(page, li
         assert page.locator(control).count() == 0, control
     page.click(".preview-button")
     page.wait_for_selector("#policy-preview-table")
-    # The evaluation already handled this off period: the preview says so instead of stopping anything twice.
-    assert page.locator("#policy-preview-table tr.would-act").count() == 0
-    assert page.locator("#policy-preview-table tbody tr", has_text="Already handled for this boundary.").count() == 5
+    # The evaluation already decided this off period: the preview says so instead of stopping anything twice; only
+    # the resource the cap left for the next run would be acted on now.
+    assert page.locator("#policy-preview-table tr.would-act").count() == 1
+    assert page.locator("#policy-preview-table tr.would-act", has_text="vision-spare-gpu").count() == 1
+    assert page.locator("#policy-preview-table tbody tr", has_text="Already handled for this boundary.").count() == 4
     shoot(page, "policies-viewer", tmp_path)
 
 

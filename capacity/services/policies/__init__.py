@@ -14,14 +14,18 @@ Decisions:
   changed something and has no on action after it gets its on action (start / recreate / restore) for the last on
   boundary. Never is anything started that the policy did not stop. Idle trigger: the boundary is the first hour of
   the current idle streak; idle actions are not undone automatically (people start what they need).
-- At most one action per (policy, resource, kind, boundary) (a database constraint): a boundary acted on, skipped or
-  snoozed is never acted on again, so a resource started by hand during off-hours stays on until the next off.
+- At most one action per (policy, resource, kind, boundary) (a database constraint; cap skips apart, see Guards): a
+  boundary acted on, skipped or snoozed is never acted on again, so a resource started by hand during off-hours
+  stays on until the next off.
 - Guards (guards.py, asked again when an action runs), recorded as skipped actions with the reason (once per
   boundary): the opt-out tag
   `costplane:keep-alive=true` always wins; resources tagged environment=prod (key: COSTPLANE_ENVIRONMENT_TAG_KEY)
   unless `include_prod`; beyond `max_actions_per_run` off actions in one evaluation: "cap reached" (on actions are
-  never capped: a capped restore would leave things off). A schedule tag that does not parse is an error naming the
-  resource and the tag: shown by the preview, kept in `policy.last_run["errors"]`, never raised.
+  never capped: a capped restore would leave things off). A cap skip is no decision: it is recorded once per
+  boundary as a skipped action marked `capped`, counted apart (`last_run["counts"]["capped"]`, not among the
+  actions taken), and does not hold the boundary, so the next run acts on it (within its own cap). A schedule tag
+  that does not parse is an error naming the resource and the tag: shown by the preview, kept in
+  `policy.last_run["errors"]`, never raised.
 - Off actions are created `announced` with `run_after` = now + grace_minutes and announced to the owning team
   (finops notifications, event "action.announced") after the commit; on actions are `planned`, due at once.
 - `policy_evaluate` holds the policy's row lock (select_for_update skip_locked): two beats or workers never

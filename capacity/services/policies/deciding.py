@@ -32,6 +32,7 @@ class Decision:
     hourly_saving: Decimal | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    capped: bool = False  # beyond the policy's cap in this run: held for the next one, not decided
 
     def item(self) -> dict[str, Any]:
         resource = self.resource
@@ -46,6 +47,7 @@ class Decision:
             "action_kind": self.kind or None,
             "reason": self.reason,
             "error": self.error,
+            "capped": self.capped,
             "hourly_saving": self.hourly_saving,
             "transition_at": self.transition_at,
             "next_transition": self.next_transition,
@@ -81,8 +83,15 @@ def resource_hourly_saving(*, resource: Resource) -> Decimal | None:
     return price.hourly_usd
 
 
+def cap_reason(policy: Policy) -> str:
+    return f"Cap reached ({policy.max_actions_per_run} per run): left for the next run."
+
+
 def _existing(policy: Policy, kinds: tuple[str, ...]) -> set[tuple[int, str, datetime]]:
-    return set(Action.objects.filter(policy=policy, kind__in=kinds).values_list("resource_id", "kind", "transition_at"))
+    """The boundaries the policy has decided: every action but a cap skip (the cap limits a run, it decides
+    nothing, so the next run may still act on that boundary)."""
+    actions = Action.objects.filter(policy=policy, kind__in=kinds, capped=False)
+    return set(actions.values_list("resource_id", "kind", "transition_at"))
 
 
 def _idle_since(policy: Policy, resource: Resource, now: datetime) -> tuple[datetime | None, str]:
@@ -244,15 +253,23 @@ def policy_preview(*, policy: Policy, now: datetime | None = None) -> list[dict[
 
     Each item: resource_id, resource, resource_kind, account_id, region, team, would (stop | start | delete |
     recreate | scale | restore | skip | none), action_kind, reason, error (a schedule or tag error), hourly_saving
-    (Decimal or None), transition_at, next_transition. Off actions beyond the cap say "skip" with "Cap reached".
+    (Decimal or None), transition_at, next_transition, capped. Off actions beyond the cap say "skip" with "Cap
+    reached" and `capped` True: the next run may act on them.
     """
     now = now or timezone.now()
-    items = []
+    return [
+        decision.item()
+        for decision in decisions_capped(policy=policy, decisions=policy_decisions(policy=policy, now=now))
+    ]
+
+
+def decisions_capped(*, policy: Policy, decisions: list[Decision]) -> list[Decision]:
+    """`decisions` with the off actions beyond the policy's cap per run turned into cap skips (`capped`), in order:
+    the first `max_actions_per_run` act, the rest wait for a later run. On actions are never capped."""
     acting = 0
-    for decision in policy_decisions(policy=policy, now=now):
+    for decision in decisions:
         if decision.kind in OFF_KINDS and decision.would != "skip":
             acting += 1
             if acting > policy.max_actions_per_run:
-                decision.would, decision.reason = "skip", f"Cap reached ({policy.max_actions_per_run} per run)."
-        items.append(decision.item())
-    return items
+                decision.would, decision.reason, decision.capped = "skip", cap_reason(policy), True
+    return decisions

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from capacity.models import Action, ActionTransition, Policy
 from capacity.schedules import Schedule
-from capacity.services.policies.deciding import Decision, policy_decisions
+from capacity.services.policies.deciding import Decision, decisions_capped, policy_decisions
 from capacity.services.policies.editing import (
     ACTOR,
     WOULD,
@@ -43,6 +43,7 @@ def _action_create(policy: Policy, decision: Decision, now: datetime, state: str
         parameters=decision.parameters,
         dry_run=bool(policy.dry_run or resource.account.dry_run),
         reason=reason,
+        capped=decision.capped,
         hourly_saving=decision.hourly_saving,
         monthly_savings=None,
         transition_at=decision.transition_at,
@@ -69,27 +70,32 @@ def policy_evaluate(*, policy_id: int, now: datetime | None = None) -> dict[str,
             return {"disabled": True}
         created: list[int] = []
         announced: list[int] = []
-        counts = {"announced": 0, "planned": 0, "skipped": 0}
+        # `capped`: off actions beyond the cap, left for the next run; not actions taken, so not among `skipped`.
+        counts = {"announced": 0, "planned": 0, "skipped": 0, "capped": 0}
         errors: list[str] = []
-        acting = 0
-        for decision in policy_decisions(policy=policy, now=now):
+        capped_before = set(
+            Action.objects.filter(policy=policy, capped=True).values_list("resource_id", "kind", "transition_at")
+        )
+        for decision in decisions_capped(policy=policy, decisions=policy_decisions(policy=policy, now=now)):
             if decision.error:
                 errors.append(decision.error)
             if not decision.kind:
                 continue
-            if decision.would == "skip":
-                state, reason = Action.State.SKIPPED, decision.reason
+            if decision.capped:
+                counts["capped"] += 1
+                if (decision.resource.pk, decision.kind, decision.transition_at) in capped_before:
+                    continue  # recorded once per boundary, not at every run that is still over the cap
+                state = Action.State.SKIPPED
+            elif decision.would == "skip":
+                state = Action.State.SKIPPED
             elif decision.kind in OFF_KINDS:
-                acting += 1
-                if acting > policy.max_actions_per_run:
-                    state, reason = Action.State.SKIPPED, f"Cap reached ({policy.max_actions_per_run} per run)."
-                else:
-                    state, reason = Action.State.ANNOUNCED, decision.reason
+                state = Action.State.ANNOUNCED
             else:
-                state, reason = Action.State.PLANNED, decision.reason
-            action = _action_create(policy, decision, now, state, reason)
+                state = Action.State.PLANNED
+            action = _action_create(policy, decision, now, state, decision.reason)
             created.append(action.pk)
-            counts[state] += 1
+            if not decision.capped:
+                counts[state] += 1
             if state == Action.State.ANNOUNCED:
                 announced.append(action.pk)
         policy.last_evaluated_at = now

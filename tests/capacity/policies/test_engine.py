@@ -16,6 +16,7 @@ from capacity.services.policies import (
     PolicyForbidden,
     action_snooze,
     policy_evaluate,
+    policy_preview,
     policy_update,
 )
 from finops.models import Channel
@@ -174,17 +175,42 @@ def test_it_never_touches_an_opted_out_machine_or_prod_unless_the_policy_include
     assert instance_states()["vision-train-p4d-0"] == "running"  # the opt-out still wins
 
 
-def test_it_caps_actions_per_run_and_records_the_rest(inventoried, operator_user):
-    make_policy(operator_user, inventoried, resource_kinds=["ec2_instance"], max_actions_per_run=2, tag_filters={})
+def test_it_caps_actions_per_run_and_leaves_the_rest_to_the_next_runs(inventoried, operator_user):
+    policy = make_policy(
+        operator_user, inventoried, resource_kinds=["ec2_instance"], max_actions_per_run=2, tag_filters={}
+    )
     running_before = {name for name, state in instance_states().items() if state == "running"}
-    assert len(running_before) > 2
+    assert len(running_before) > 4
 
     run(utc(2025, 6, 16, 17, 5))
-    run(utc(2025, 6, 16, 17, 35))
+    run(utc(2025, 6, 16, 17, 35))  # the first two stop; the next two are announced
 
     stopped = {name for name, state in instance_states().items() if state == "stopped"} & running_before
     assert len(stopped) == 2
-    assert Action.objects.filter(state="skipped", reason__startswith="Cap reached").count() == len(running_before) - 2
+    capped = Action.objects.filter(policy=policy, capped=True)
+    first_capped = set(capped.values_list("resource__name", flat=True))
+    assert first_capped == running_before - stopped  # the rest were left for later, each recorded once
+    assert all(action.reason == "Cap reached (2 per run): left for the next run." for action in capped)
+    policy.refresh_from_db()
+    assert policy.last_run["counts"]["capped"] == len(first_capped) - 2
+    assert policy.last_run["counts"]["announced"] == 2
+    preview = {item["resource"]: item for item in policy_preview(policy=policy, now=utc(2025, 6, 16, 17, 40))}
+    waiting = sorted(first_capped - set(Action.objects.filter(policy=policy, capped=False).values_list(
+        "resource__name", flat=True)))  # fmt: skip
+    assert waiting and all(preview[name]["reason"] != "Already handled for this boundary." for name in waiting)
+    assert [preview[name]["would"] for name in waiting[:2]] == ["stop", "stop"]
+
+    moment = utc(2025, 6, 16, 18, 5)
+    while moment < utc(2025, 6, 17, 4):  # the same off period (Berlin 19:00-07:00): runs every half hour
+        run(moment)
+        moment += timedelta(minutes=30)
+
+    assert {name for name, state in instance_states().items() if state == "running"} == set()
+    # At most once: each resource got one stop for the boundary, besides the one cap record of the first run.
+    stops = Action.objects.filter(policy=policy, kind="stop", capped=False)
+    assert sorted(stops.values_list("resource__name", flat=True)) == sorted(running_before)
+    assert set(capped.values_list("resource__name", flat=True)) == first_capped
+    assert all(list(action.transitions.values_list("from_state", "to_state")) == [("", "skipped")] for action in capped)
 
 
 def test_it_announces_with_a_grace_period_and_an_approver_can_snooze(

@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 
 from capacity.models import Action, ActionTransition
-from capacity.services.policies import policy_create
+from capacity.services.policies import policy_create, policy_evaluate
 from tests.dashboards.policies.support import (
+    ALWAYS_OFF,
     POLICIES_CLOCK,
     URL,
     approver_client,
@@ -43,12 +44,33 @@ def test_it_shows_announced_actions_on_the_timeline_and_in_the_history(viewer_cl
         assert row[6] == "$1.01"
     [policy_row] = table_rows(html, "policies-table")
     assert re.fullmatch(r"Dev GPUs by tag evaluated \S+ \S+ UTC · 1 error", policy_row[0]), "speech-broken's tag"
-    assert policy_row[6] == "5", "two announced, three skipped"
+    assert policy_row[6] == "4 1 over the cap, not counted", "two announced, two skipped; the cap skip apart"
     history = table_rows(html, "policy-history-table")
     changes = [(row[1], row[3]) for row in history]
     assert changes.count(("policy", "created → announced")) == 2
     assert changes.count(("policy", "created → skipped")) == 3, "keep-alive, prod and the cap are recorded"
-    assert any("Cap reached (2 per run)." in row[4] for row in history)
+    assert any("Cap reached (2 per run): left for the next run." in row[4] for row in history)
+
+
+def test_a_resource_the_cap_held_back_is_acted_on_by_the_next_run_and_not_counted_as_an_action(viewer_client, seeded):
+    policy = seeded["policy"]
+    seed_actions(seeded)
+    [capped] = Action.objects.filter(policy=policy, capped=True)
+    assert capped.state == Action.State.SKIPPED
+
+    preview = table_rows(viewer_client.get(URL, {"preview": policy.pk}).content.decode(), "policy-preview-table")
+    [row] = [row for row in preview if row[0].startswith(capped.resource.name)]
+    assert row[1:3] == ["would stop", f"Off-hours ({ALWAYS_OFF})"], "not 'Already handled for this boundary'"
+
+    policy_evaluate(policy_id=policy.pk)
+
+    acted = Action.objects.get(policy=policy, resource=capped.resource, capped=False)
+    assert (acted.state, acted.transition_at) == (Action.State.ANNOUNCED, capped.transition_at)
+    assert ActionTransition.objects.filter(action=capped).count() == 1, "the cap record and its audit row stay"
+    html = viewer_client.get(URL).content.decode()
+    [policy_row] = table_rows(html, "policies-table")
+    assert policy_row[6] == "5 1 over the cap, not counted"
+    assert kpi(html, "kpi-upcoming") == "3"
 
 
 def test_it_lets_the_teams_approver_snooze_an_announced_action(client, seeded):

@@ -161,10 +161,13 @@ def test_it_previews_what_the_policy_would_do_now_without_acting(viewer_client, 
     assert "Prod guard" in rows["speech-serving"][2]
     assert "Resource speech-broken: tag costplane:schedule: 'X' in 'off=(X-F,19)' is not a day" in rows[
         "speech-broken"][2]  # fmt: skip
-    capped = [name for name, row in rows.items() if row[2] == "Cap reached (2 per run)."]
+    capped = [name for name, row in rows.items() if row[2] == "Cap reached (2 per run): left for the next run."]
     assert len(capped) == 1
     summary = text(re.search(r'id="policy-preview-summary">(.*?)</p>', html, re.S).group(1))
-    assert "6 resources selected · 2 would be acted on · 4 skipped · 1 schedule error" in summary
+    assert (
+        "6 resources selected · 2 would be acted on · 3 skipped · 1 over the cap, left for the next run · "
+        "1 schedule error" in summary
+    )
     assert "estimated saving $2.01 an hour" in summary
     assert not Action.objects.exists(), "a preview acts on nothing"
 
