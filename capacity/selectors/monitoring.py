@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from capacity.models import Action, Recommendation
 from capacity.selectors.metering import unit_costs_for_query
+from capacity.selectors.recommendations import recommendations_best_per_resource
 from finops.models import Alert, CeleryTaskCount, IngestionRun
 from finops.reports import ReportQuery
 from finops.selectors.ingestion import account_last_success_list
@@ -92,15 +93,20 @@ def actions_by_state() -> MetricFamily:
 
 
 def recommendations_open() -> list[MetricFamily]:
-    totals = Recommendation.objects.filter(state=Recommendation.State.OPEN).aggregate(
-        n=Count("id"), savings=Sum("monthly_savings")
-    )
+    open_recommendations = Recommendation.objects.filter(state=Recommendation.State.OPEN)
+    # A resource's open recommendations are alternatives: the savings count the largest one, as the page does.
+    totals = {
+        "n": open_recommendations.count(),
+        "savings": recommendations_best_per_resource(open_recommendations).aggregate(savings=Sum("monthly_savings"))[
+            "savings"
+        ],
+    }
     return [
         MetricFamily("costplane_recommendations_open", "gauge", "Open recommendations.", [({}, totals["n"])]),
         MetricFamily(
             "costplane_recommendations_open_monthly_savings_usd",
             "gauge",
-            "Estimated monthly savings of the open recommendations, USD.",
+            "Estimated monthly savings of the open recommendations (one per resource, the largest), USD.",
             [({}, totals["savings"] or Decimal(0))],
         ),
     ]

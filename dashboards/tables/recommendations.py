@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from capacity.models import Recommendation
+from capacity.selectors.recommendations import Alternatives, recommendation_alternatives
 from dashboards.tables.capacity import hourly_price_text
 from dashboards.tables.columns import NUMERIC, WRAP, MoneyColumn, money_html
 from dashboards.templatetags.costplane import exact
@@ -26,6 +27,17 @@ def performance_risk_html(value: Decimal | None):
     if value is None:
         return format_html('<span class="muted" title="{}">{}</span>', "The source states no performance risk", "—")
     return format_html('<span title="Score {} of 4">{}</span>', exact(value), risk_label(value))
+
+
+def source_short(recommendation: Recommendation) -> str:
+    return "Compute Optimizer" if recommendation.source == Recommendation.Source.COMPUTE_OPTIMIZER else "Costplane"
+
+
+def target_text(recommendation: Recommendation) -> str:
+    """What the recommendation changes the resource to: the recommended configuration, or stop or delete."""
+    if recommendation.kind == Recommendation.Kind.IDLE:
+        return "stop or delete"
+    return recommendation.recommended_configuration or "—"
 
 
 def recommendation_resource_label(recommendation: Recommendation) -> str:
@@ -184,6 +196,9 @@ class RecommendationTable(tables.Table):
         empty_text = "No recommendation matches these filters."
 
     def __init__(self, *args, detail_url: str, selected: str | None = None, **kwargs):
+        # {pk: Alternatives} of the rows shown (capacity.selectors.recommendations.recommendation_alternatives),
+        # set by the view once the page is known; a row without an entry has no alternative.
+        self.alternatives: dict[int, Alternatives] = {}
         row_attrs = {
             "data-recommendation": lambda record: record.pk,
             "hx-get": lambda record: f"{detail_url}recommendation={record.pk}",
@@ -209,10 +224,15 @@ class RecommendationTable(tables.Table):
         return format_html('{}<br><span class="muted">{}</span>', account_label_html(record.account), record.region)
 
     def render_change(self, record):
-        if record.kind == Recommendation.Kind.IDLE:
-            return format_html("{} →<br><strong>{}</strong>", record.current_configuration or "—", "stop or delete")
+        change = format_html("{} →<br><strong>{}</strong>", record.current_configuration or "—", target_text(record))
+        others = self.alternatives.get(record.pk, Alternatives()).others
+        if not others:
+            return change
         return format_html(
-            "{} →<br><strong>{}</strong>", record.current_configuration or "—", record.recommended_configuration or "—"
+            '{}<br><span class="alternatives" title="{}">or {}</span>',
+            change,
+            "Other open recommendations for the same resource: only one can be carried out",
+            format_html_join("; ", "{}: {}", ((source_short(other), target_text(other)) for other in others)),
         )
 
     def render_finding(self, value, record):
@@ -223,15 +243,28 @@ class RecommendationTable(tables.Table):
         )
         return format_html("{} {}", enum_label(value) if value else "—", codes)
 
-    def render_monthly_savings(self, value):
-        return money_html(value)
+    def render_monthly_savings(self, value, record):
+        place = self.alternatives.get(record.pk, Alternatives())
+        if not place.others:
+            return money_html(value)
+        if place.counted:
+            note, title = (
+                f"best of {len(place.others) + 1}",
+                "The largest saving for this resource: the totals count it",
+            )
+        elif record.state == Recommendation.State.OPEN:
+            note, title = "not in totals", "An alternative to a larger saving for this resource: the totals count that"
+        else:
+            return money_html(value)
+        return format_html(
+            '{}<br><span class="muted alternative-saving" title="{}">{}</span>', money_html(value), title, note
+        )
 
     def render_performance_risk(self, value):
         return performance_risk_html(value)
 
     def render_source(self, record):
-        short = "Compute Optimizer" if record.source == Recommendation.Source.COMPUTE_OPTIMIZER else "Costplane"
-        return format_html('<span title="{}">{}</span>', record.get_source_display(), short)
+        return format_html('<span title="{}">{}</span>', record.get_source_display(), source_short(record))
 
     def render_state(self, value, record):
         until = f" until {record.snoozed_until.isoformat()}" if record.snoozed_until else ""
@@ -244,10 +277,14 @@ class RecommendationTable(tables.Table):
 
 
 class RecommendationSavingsByTeamTable(tables.Table):
-    """Open recommendations per team: how many and their estimated monthly savings; rows are dicts."""
+    """Open recommendations per team: how many, for how many resources, and their estimated monthly savings (one
+    per resource, the largest); rows are dicts."""
 
     team = tables.Column(verbose_name="Team", footer="All teams", empty_values=())
     count = tables.Column(verbose_name="Open", attrs=NUMERIC, footer=lambda table: sum(r["count"] for r in table.data))
+    resources = tables.Column(
+        verbose_name="Resources", attrs=NUMERIC, footer=lambda table: sum(r["resources"] for r in table.data)
+    )
     savings = MoneyColumn(verbose_name="Savings / month")
 
     class Meta:
@@ -262,18 +299,26 @@ class RecommendationSavingsByTeamTable(tables.Table):
 CSV_COLUMNS = (
     "id", "source", "kind", "state", "snoozed_until", "account_id", "account_name", "region", "team", "resource",
     "resource_type", "resource_arn", "current_configuration", "recommended_configuration", "finding",
-    "reason_codes", "performance_risk", "monthly_savings", "currency", "first_seen", "last_seen",
+    "reason_codes", "performance_risk", "monthly_savings", "currency", "counted_in_totals", "alternatives",
+    "first_seen", "last_seen",
 )  # fmt: skip
 
 
 def recommendations_csv(recommendations) -> str:
     """Recommendations (a queryset with account and team selected) as CSV, one row each in the given order: stored
     values as they are (money and risk as exact decimal strings, times in ISO 8601 UTC), reason codes separated by
-    spaces."""
+    spaces. `counted_in_totals` says whether the page's totals count the saving (true: the open recommendation with
+    the largest saving for its resource; false: an open alternative to it; blank: not open), so summing the rows
+    marked true gives the page's figure; `alternatives` lists the ids of the other open recommendations for the
+    same resource."""
+    recommendations = list(recommendations)
+    alternatives = recommendation_alternatives(recommendations=recommendations)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for recommendation in recommendations:
+        place = alternatives[recommendation.pk]
+        counted = ("true" if place.counted else "false") if recommendation.state == Recommendation.State.OPEN else ""
         writer.writerow(
             [
                 recommendation.pk,
@@ -295,6 +340,8 @@ def recommendations_csv(recommendations) -> str:
                 "" if recommendation.performance_risk is None else exact(recommendation.performance_risk),
                 "" if recommendation.monthly_savings is None else exact(recommendation.monthly_savings),
                 recommendation.currency,
+                counted,
+                " ".join(str(other.pk) for other in place.others),
                 recommendation.first_seen.isoformat(),
                 recommendation.last_seen.isoformat(),
             ]

@@ -20,6 +20,7 @@ from capacity.models import Recommendation, Resource
 from capacity.selectors.recommendations import (
     action_with_recommendation,
     actions_with_trail,
+    recommendation_alternatives,
     recommendation_detail,
     recommendation_teams,
     recommendations_by_savings,
@@ -288,6 +289,7 @@ class RecommendationsView(ViewerRequiredMixin, FragmentMixin, TemplateView):
             selected=self.request.GET.get("recommendation"),
         )
         RequestConfig(self.request, paginate={"per_page": self.per_page}).configure(table)
+        table.alternatives = recommendation_alternatives(recommendations=[row.record for row in table.paginated_rows])
         return {
             "recommendations_table": table,
             "filters": {name: data.get(name, "") for name in RECOMMENDATION_FILTERS},

@@ -13,6 +13,8 @@ from django.db.models import Avg, Count
 from capacity.models import InstanceTypeInfo, Price, Recommendation, Resource, UtilisationHour
 from capacity.rightsizing import CANDIDATE_COLUMNS, HOURS_COLUMNS, RESOURCE_COLUMNS, gpu_rightsizing
 from capacity.selectors.inventory import inventoried_types
+from capacity.selectors.recommendations import recommendation_alternatives, recommendations_summary
+from capacity.services.compute_optimizer import compute_optimizer_collect
 from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
 from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
@@ -233,3 +235,43 @@ def test_oversized_gpu_endpoints_get_a_recommendation_with_its_evidence(collecte
         assert evidence["gpu_memory_required_mib"] == pytest.approx(
             evidence["gpu_memory_peak_percent"] / 100 * endpoint.type_info.gpu_memory_mib * 1.2, abs=0.1
         )
+
+
+def test_a_resource_both_sources_recommend_for_counts_one_saving_in_the_totals(collected, monkeypatch):
+    """On the sandbox's fleet, Compute Optimizer and Costplane's right-sizing both recommend for some resources
+    (scratch-g5: g5.xlarge from one, g6e.xlarge from the other; an idle dev endpoint gets a right-size besides its
+    idle recommendation). The totals count each resource's largest saving once; the others are its alternatives."""
+    monkeypatch.setenv("COSTPLANE_SANDBOX_SIZE", "small")
+    monkeypatch.setenv("COSTPLANE_SANDBOX_TODAY", NOW.date().isoformat())
+    for account in collected.values():
+        result = compute_optimizer_collect(
+            account=account, region=REGION, client_factory=client_factory(account.account_id), now=NOW
+        )
+        assert result["errors"] == []
+    gpu_rightsizing_refresh(now=NOW)
+    open_recommendations = list(Recommendation.objects.filter(state="open").select_related("resource"))
+    by_resource: dict[str, list[Recommendation]] = {}
+    for recommendation in open_recommendations:
+        by_resource.setdefault(recommendation.resource_arn, []).append(recommendation)
+    both = {arn: group for arn, group in by_resource.items() if len(group) > 1}
+    names = {group[0].resource.name for group in both.values()}
+    assert {"scratch-g5", "resnet-tagger-dev"} <= names, "the sandbox has resources two sources recommend for"
+    assert all(
+        len({rec.source for rec in group}) > 1 or len({rec.kind for rec in group}) > 1 for group in both.values()
+    )
+
+    summary = recommendations_summary()
+
+    best = [max(rec.monthly_savings for rec in group) for group in by_resource.values()]
+    assert summary["open"]["count"] == len(open_recommendations)
+    assert summary["open"]["resources"] == len(by_resource) < len(open_recommendations)
+    assert summary["open"]["savings"] == sum(best)
+    assert summary["open"]["with_alternatives"] == len(both)
+    added = sum(rec.monthly_savings for rec in open_recommendations)
+    assert summary["open"]["alternatives_savings"] == added - sum(best) > 0
+    assert sum(row["savings"] for row in summary["by_team"]) == summary["open"]["savings"]
+    places = recommendation_alternatives(recommendations=open_recommendations)
+    for group in both.values():
+        counted = [rec for rec in group if places[rec.pk].counted]
+        assert len(counted) == 1 and counted[0].monthly_savings == max(rec.monthly_savings for rec in group)
+        assert all(len(places[rec.pk].others) == len(group) - 1 for rec in group)

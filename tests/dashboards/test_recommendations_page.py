@@ -157,9 +157,10 @@ def test_it_lists_open_recommendations_with_their_savings_and_kpis(viewer_client
     assert 'title="4045.7678"' in html
     assert kpi(html, "kpi-awaiting") == "0"
     assert table_rows(html, "recommendation-savings-by-team") == [
-        ["Speech", "1", "$2,811.20"],
-        ["Vision", "1", "$1,234.57"],
+        ["Speech", "1", "1", "$2,811.20"],
+        ["Vision", "1", "1", "$1,234.57"],
     ]
+    assert 'id="kpi-open-alternatives"' not in html
     rows = table_rows(html, "recommendations-table")
     assert [row[0] for row in rows] == ["asr-prod SageMaker endpoint", "vision-trainer EC2 instance"]
     trainer = rows[1]
@@ -169,6 +170,81 @@ def test_it_lists_open_recommendations_with_their_savings_and_kpis(viewer_client
     assert trainer[9] == "3 days"
     assert 'title="1234.5678"' in html
     assert rows[0][6] == "—" and rows[0][7] == "Costplane"
+
+
+def costplane_alternative_for_the_trainer(seeded) -> Recommendation:
+    """Costplane's own right-sizing for the trainer Compute Optimizer already recommends for: another target, a
+    larger saving."""
+    trainer = seeded["trainer"]
+    proposal = Proposal(
+        kind=Recommendation.Kind.RIGHTSIZE, resource_type="Ec2Instance", resource_arn=CO_ARN,
+        finding="GPUOverprovisioned", reason_codes=["GPUOverprovisioned"], current_configuration="p4d.24xlarge",
+        recommended_configuration="g6e.12xlarge", monthly_savings=Decimal("2000.25"),
+        resource_ids=("i-0gpu",), tags={"team": "vision"},
+    )  # fmt: skip
+    recommendations_store(
+        source=Recommendation.Source.COSTPLANE, account=trainer.account, region="us-east-1",
+        resource_types=["Ec2Instance"], proposals=[proposal], now=trainer.first_seen,
+    )  # fmt: skip
+    return Recommendation.objects.get(source="costplane", resource_arn=CO_ARN)
+
+
+def test_two_recommendations_for_one_resource_count_one_saving_and_show_as_alternatives(viewer_client, seeded):
+    alternative = costplane_alternative_for_the_trainer(seeded)
+    assert alternative.resource_id == seeded["trainer"].resource_id
+
+    html = viewer_client.get(URL).content.decode()
+
+    # Three open recommendations for two resources: the trainer's larger saving counts, not both.
+    assert kpi(html, "kpi-open") == "3"
+    assert "waiting for a decision, for 2 resources" in html
+    assert kpi(html, "kpi-open-savings") == "$4,811.45", "2,811.20 + 2,000.25, not + 1,234.57 as well"
+    assert 'title="4811.45"' in html
+    notes = text(re.search(r'id="kpi-open-alternatives">(.*?)</div>', html, re.S).group(1))
+    assert notes == "1 resource with alternative recommendations: $1,234.57 of alternatives not added"
+    assert table_rows(html, "recommendation-savings-by-team") == [
+        ["Speech", "1", "1", "$2,811.20"],
+        ["Vision", "2", "1", "$2,000.25"],
+    ]
+    footer = html[html.index('id="recommendation-savings-by-team"') :]
+    assert "$4,811.45" in footer[footer.index("<tfoot") : footer.index("</tfoot>")]
+    rows = {row[7]: row for row in table_rows(html, "recommendations-table") if row[0].startswith("vision-trainer")}
+    assert rows["Costplane"][3] == "p4d.24xlarge → g6e.12xlarge or Compute Optimizer: g5.12xlarge"
+    assert rows["Costplane"][5] == "$2,000.25 best of 2"
+    assert rows["Compute Optimizer"][3] == "p4d.24xlarge → g5.12xlarge or Costplane: g6e.12xlarge"
+    assert rows["Compute Optimizer"][5] == "$1,234.57 not in totals"
+
+    # A filter that hides one of them still says the other exists.
+    filtered = viewer_client.get(URL, {"source": "compute_optimizer"}).content.decode()
+    [row] = table_rows(filtered, "recommendations-table")
+    assert row[3] == "p4d.24xlarge → g5.12xlarge or Costplane: g6e.12xlarge"
+    assert row[5] == "$1,234.57 not in totals"
+
+    # The CSV marks which rows the totals count: the marked ones sum to the page's figure.
+    exported = list(csv.DictReader(io.StringIO(viewer_client.get(URL + "?format=csv").content.decode())))
+    counted = {row["id"]: row["counted_in_totals"] for row in exported}
+    assert counted == {
+        str(seeded["endpoint"].pk): "true",
+        str(alternative.pk): "true",
+        str(seeded["trainer"].pk): "false",
+    }
+    assert sum(Decimal(row["monthly_savings"]) for row in exported if row["counted_in_totals"] == "true") == Decimal(
+        "4811.45"
+    )
+    by_id = {row["id"]: row for row in exported}
+    assert by_id[str(seeded["trainer"].pk)]["alternatives"] == str(alternative.pk)
+    assert by_id[str(seeded["endpoint"].pk)]["alternatives"] == ""
+
+
+def test_the_best_saving_per_resource_counts_once_the_other_is_decided(viewer_client, seeded, admin_user):
+    alternative = costplane_alternative_for_the_trainer(seeded)
+    recommendation_reject(recommendation_id=alternative.pk, user=admin_user, reason="g6e not in our region yet")
+
+    html = viewer_client.get(URL).content.decode()
+
+    assert kpi(html, "kpi-open-savings") == "$4,045.77", "the remaining open one counts again"
+    [row] = [row for row in table_rows(html, "recommendations-table") if row[0].startswith("vision-trainer")]
+    assert row[3] == "p4d.24xlarge → g5.12xlarge" and row[5] == "$1,234.57"
 
 
 def test_it_filters_by_state_team_source_and_kind(viewer_client, seeded, admin_user):
