@@ -6,6 +6,9 @@ Decisions:
 - Each command locks the recommendation row (select_for_update) and re-reads its state inside the lock, so
   two approvals racing for one recommendation give one approval and one RecommendationStateError.
 - open and snoozed recommendations can be decided; approved, rejected and expired ones cannot.
+- A resource's open recommendations are alternatives (Compute Optimizer's and Costplane's right-size, an idle
+  delete beside a right-size): approving one rejects the others as superseded (audited, actor "costplane"), so
+  at most one change is ever planned for a resource from its open recommendations.
 - Every change is a transition row: who (a user) or what (a process name), when, from, to, why.
 - An approval creates the Action in state `planned` (dry run) and nothing more: executing it is the
   action engine's job, which picks up planned actions. The action names its resource type as Resource.Kind does
@@ -125,7 +128,29 @@ def recommendation_approve(
         reason=f"Recommendation {recommendation.pk} approved" + (f": {reason}" if reason else ""),
         at=now,
     )
+    _alternatives_close(recommendation=recommendation, now=now)
     return action
+
+
+def _alternatives_close(*, recommendation: Recommendation, now: datetime) -> None:
+    """The resource's other open or snoozed recommendations are alternatives to the approved one (only one change
+    can be carried out): each is rejected by Costplane, audited, so that no second action is ever planned for it."""
+    alternatives = (
+        Recommendation.objects.select_for_update()
+        .filter(state__in=DECIDABLE, account=recommendation.account, region=recommendation.region,
+                resource_arn=recommendation.resource_arn)
+        .exclude(pk=recommendation.pk)
+        .order_by("pk")
+    )  # fmt: skip
+    for alternative in alternatives:
+        alternative.snoozed_until = None
+        recommendation_transition_record(
+            recommendation=alternative,
+            to_state=Recommendation.State.REJECTED,
+            actor="costplane",
+            reason=f"Superseded: recommendation {recommendation.pk} for the same resource was approved.",
+            now=now,
+        )
 
 
 @transaction.atomic

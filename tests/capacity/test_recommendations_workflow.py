@@ -126,6 +126,30 @@ def test_an_approval_plans_one_action_with_audit_rows(recommendation, approver):
     assert Action.objects.count() == 1
 
 
+def test_approving_one_of_a_resources_alternatives_rejects_the_others_so_one_change_is_planned(
+    account, recommendation, approver
+):
+    """Compute Optimizer's right-size and Costplane's own for the same instance are alternatives: approving one
+    supersedes the other (audited), and the other can then not be approved into a second action."""
+    recommendations_store(
+        source=Recommendation.Source.COSTPLANE, account=account, region="us-east-1", resource_types=["Ec2Instance"],
+        proposals=[proposal(recommended_configuration="g6e.12xlarge", savings="900")], now=NOW,
+    )  # fmt: skip
+    other = Recommendation.objects.get(source=Recommendation.Source.COSTPLANE)
+    unrelated = store(account, [proposal(), proposal(arn=ARN + "-other")]) and Recommendation.objects.get(
+        resource_arn=ARN + "-other"
+    )
+    recommendation_approve(recommendation_id=recommendation.pk, user=approver, now=NOW)
+    other.refresh_from_db()
+    unrelated.refresh_from_db()
+    assert (other.state, unrelated.state) == ("rejected", "open")
+    assert other.transitions.last().actor == "costplane"
+    assert f"recommendation {recommendation.pk}" in other.transitions.last().reason
+    with pytest.raises(RecommendationStateError):
+        recommendation_approve(recommendation_id=other.pk, user=approver)
+    assert Action.objects.filter(resource_arn=ARN).count() == 1
+
+
 def test_two_racing_approvals_give_one_action(recommendation, approver, transactional_db):
     errors: list[Exception] = []
     barrier = threading.Barrier(2)
