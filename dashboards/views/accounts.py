@@ -1,4 +1,5 @@
-"""The Accounts page: cloud accounts with their data freshness; operators add accounts here."""
+"""The Accounts page: cloud accounts with their data freshness and the latest billing imports (with their warnings
+and errors); operators add accounts here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.views.generic import TemplateView
 from dashboards.access import ViewerRequiredMixin
 from dashboards.forms.accounts import CloudAccountForm
 from finops.roles import user_is_operator
-from finops.selectors.ingestion import account_freshness_list
+from finops.selectors.ingestion import account_freshness_list, billing_import_run_list
 from finops.services.accounts import cloud_account_create
 
 
@@ -22,6 +23,7 @@ class AccountsView(ViewerRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["freshness"] = account_freshness_list()
+        context["billing_imports"] = billing_import_run_list()
         context["can_edit"] = user_is_operator(self.request.user)
         context.setdefault("form", CloudAccountForm())
         return context

@@ -1,4 +1,4 @@
-"""Reads about ingestion: freshness and last status per account and source."""
+"""Reads about ingestion: freshness and last status per account and source, and the latest billing file imports."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def account_freshness_list() -> list[AccountFreshness]:
         )
         for account in account_last_success_list()
     ]
+
+
+BILLING_IMPORT_SOURCES = (IngestionRun.Source.EXPORT, IngestionRun.Source.FILE)
+
+
+def billing_import_run_list(*, limit: int = 10) -> list[IngestionRun]:
+    """The latest billing file and export imports, newest first: what the Accounts page shows with each run's
+    warnings (columns a file held that its format does not define) and, for a failed run, its error."""
+    return list(IngestionRun.objects.filter(source__in=BILLING_IMPORT_SOURCES).order_by("-created_at", "-id")[:limit])

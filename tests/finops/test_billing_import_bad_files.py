@@ -8,6 +8,7 @@ import csv
 import gzip
 import io
 from decimal import Decimal
+from html import unescape
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from django.db.models import Sum
 from finops.importers import BillingFileError, open_billing_file
 from finops.models import CostRecord, ExportDailyTotal, IngestionRun
 from finops.services.billing_import import billing_export_import
+from tests.dashboards.test_allocation_periods_and_filters import table_cells
 from tests.finops.importers.support import DATA, FOCUS_EXAMPLES, FOCUS_HEADER, focus_row
 
 LEGACY = DATA / "cur-legacy" / "aws_cur_sample_anonymous.csv"
@@ -195,6 +197,31 @@ def test_it_ignores_an_unknown_column_and_reports_it_once(tmp_path, stored):
     call_command("import_billing_export", str(path), stdout=output, stderr=errors)
     assert errors.getvalue().count("InternalNote") == 1
     assert warning in errors.getvalue()
+
+
+def test_the_accounts_page_shows_an_imports_warnings_and_a_failed_imports_error(tmp_path, stored, client, viewer):
+    header = [*FOCUS_HEADER, "InternalNote"]
+    rows = [{**row, "InternalNote": "ask Sam"} for row in focus_rows(month="2024-04")]
+    warned = write_focus(tmp_path / "april.csv", rows, header)
+    billing_export_import(location=str(warned), batch_rows=5)
+    bad = write_focus(tmp_path / "march.csv", focus_rows(cost="twelve"))
+    with pytest.raises(BillingFileError) as raised:
+        billing_export_import(location=str(bad))
+    client.force_login(viewer)
+
+    html = client.get("/accounts/").content.decode()
+
+    imports = [[unescape(cell) for cell in row] for row in table_cells(html, "billing-imports")]
+    assert imports[0][:8] == [
+        "Started", "Location", "Status", "Rows", "Added", "Removed", "Seconds", "Warnings and errors",
+    ]  # fmt: skip
+    march, april, *earlier = imports[1:]
+    assert march[1:3] == [str(bad), "Failed"]
+    assert march[7] == str(raised.value)
+    assert april[1:6] == [str(warned), "Succeeded", str(ROWS), str(ROWS), "0"]
+    assert april[7] == f"{warned}: ignored the column 'InternalNote', which no FOCUS version defines"
+    assert html.count("InternalNote") == 1  # reported once, not per row or batch
+    assert [row[2] for row in earlier] == ["Succeeded"] and earlier[0][7] == "none"
 
 
 def test_it_reports_an_unknown_column_in_a_cur_file(tmp_path):
