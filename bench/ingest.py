@@ -38,6 +38,11 @@ BASELINE_RUN_ID = 900_000_000  # the IngestionRun the baseline rows point at (ru
 MAX_RATIO_INDEXED = 1.5  # import / raw COPY into a table shaped like CostRecord
 MAX_RATIO_BARE = 4.0  # import / raw COPY into the same columns without indexes or constraints
 MAX_PEAK_MIB = 1024.0  # peak resident memory of the importing process
+# Targets (issue 16, item 1): a re-delivered month, unchanged or with a few lines restated, against its first import.
+MAX_RATIO_REIMPORT = 1.5
+MAX_RATIO_REIMPORT_SMALL = 2.0  # a small file, whose fixed costs weigh more
+CHANGED_SHARE = 0.001  # lines whose cost a restatement changes
+SMALL_FILE = ROOT.parent / "shared" / "data" / "cur-parquet" / "Dec2018-WorkshopCUR-00001.snappy.parquet"
 
 MONTH_START = "2025-06-01T00:00:00"
 HOURS = 30 * 24
@@ -264,7 +269,18 @@ def import_child(path: str) -> None:
     started = time.perf_counter()
     run = billing_export_import(location=path)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": run.rows, "rss_before": rss_before, "rss_peak": _max_rss_mib()}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": run.rows,
+                "inserted": run.rows_inserted,
+                "deleted": run.rows_deleted,
+                "rss_before": rss_before,
+                "rss_peak": _max_rss_mib(),
+            }
+        )
+    )
 
 
 def _max_rss_mib() -> float:
@@ -320,6 +336,66 @@ def _benchmark(path: Path) -> None:
             flush=True,
         )
     _report(imports, min(indexed), min(bare), len(payload))
+    _reimports_report(path, min(result["seconds"] for result in imports))
+    if SMALL_FILE.exists():
+        _small_file_report()
+    else:
+        print(f"\n(skipped the December 2018 CUR re-import: {SMALL_FILE} is not there)")
+
+
+def _restated_write(path: Path, changed_path: Path) -> int:
+    """A copy of the file with CHANGED_SHARE of its lines' costs changed (spread over the month); returns how many."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    rng = np.random.default_rng(SEED + 1)
+    changed = np.zeros(table.num_rows, dtype=bool)
+    changed[rng.choice(table.num_rows, size=int(table.num_rows * CHANGED_SHARE), replace=False)] = True
+    for name in ("BilledCost", "EffectiveCost"):
+        column = table[name].combine_chunks()
+        restated = pc.if_else(pa.array(changed), pc.multiply(column, 1.01), column)
+        table = table.set_column(table.schema.get_field_index(name), name, restated)
+    pq.write_table(table, changed_path, compression="snappy", row_group_size=128 * 1024)
+    return int(changed.sum())
+
+
+def _reimports_report(path: Path, first: float) -> None:
+    """Re-deliveries of the month just imported: unchanged, then with CHANGED_SHARE of its lines restated."""
+    print(f"\nre-imports of the stored month (the table holds the last round's {ROWS:,} rows)")
+    unchanged = _import_in_child(path)
+    if (unchanged["inserted"], unchanged["deleted"]) != (0, 0):
+        raise RuntimeError(f"an unchanged re-import changed lines: {unchanged}")
+    changed_path = path.with_name("focus-1.2-restated.parquet")
+    changed = _restated_write(path, changed_path)
+    restated = _import_in_child(changed_path)
+    if (restated["inserted"], restated["deleted"]) != (changed, changed):
+        raise RuntimeError(f"a re-import with {changed} lines changed inserted / deleted {restated}")
+    print(f"first import (best above)     {first:>11.2f} s")
+    for label, result in (("re-import, unchanged", unchanged), (f"re-import, {changed:,} lines changed", restated)):
+        ratio = result["seconds"] / first
+        print(f"{label:<30}{result['seconds']:>11.2f} s   {ratio:.2f}x first import, peak {result['rss_peak']:.0f} MiB")
+    for label, result in (("unchanged", unchanged), ("0.1% changed", restated)):
+        ratio = result["seconds"] / first
+        held = ratio <= MAX_RATIO_REIMPORT
+        print(f"  [{'ok' if held else 'MISSED'}] re-import {label} <= {MAX_RATIO_REIMPORT}x first import: {ratio:.2f}x")
+
+
+def _small_file_report() -> None:
+    """The shared December 2018 CUR (91,264 rows): a first import into empty tables, then the same file again."""
+    _import_tables_empty()
+    first = _import_in_child(SMALL_FILE)
+    again = _import_in_child(SMALL_FILE)
+    if (again["inserted"], again["deleted"]) != (0, 0) or again["rows"] != first["rows"]:
+        raise RuntimeError(f"re-importing {SMALL_FILE.name} changed lines: {again}")
+    ratio = again["seconds"] / first["seconds"]
+    held = ratio <= MAX_RATIO_REIMPORT_SMALL
+    print(f"\n{SMALL_FILE.name} ({first['rows']:,} rows)")
+    print(f"first import                  {first['seconds']:>11.2f} s")
+    print(f"re-import, unchanged          {again['seconds']:>11.2f} s   {ratio:.2f}x")
+    print(f"  [{'ok' if held else 'MISSED'}] re-import <= {MAX_RATIO_REIMPORT_SMALL}x the first import: {ratio:.2f}x")
 
 
 def _report(imports: list[dict], indexed: float, bare: float, payload_bytes: int) -> None:

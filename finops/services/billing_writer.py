@@ -31,6 +31,7 @@ from finops.models import CostRecord, ExportDailyTotal, IngestionRun
 from finops.reports import MONEY_CONTEXT
 
 TABLE = CostRecord._meta.db_table
+STAGING = "costplane_staging"  # the temporary table rows of stored scopes are staged in, dropped at commit
 # Columns written by COPY, in order: ours, then the importer's normalised columns (FOCUS 1.2 names).
 COPY_COLUMNS = ("source", "run_id", "line_key", *NORMALISED_COLUMNS)
 ANALYZE_AFTER_ROWS = 100_000
@@ -240,11 +241,11 @@ def batch_copy(cursor, prepared: PreparedBatch, fmt: str, state: ImportState) ->
             _copy(cursor, TABLE, _csv_bytes(prepared.table.filter(pa.array(~in_existing))))
         if not state.staging:
             columns = ", ".join(COPY_COLUMNS)
-            cursor.execute(
-                f"CREATE TEMP TABLE costplane_staging ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA"
-            )
+            # An earlier import in the same outer transaction (never committed yet) may have left its own.
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING}")
+            cursor.execute(f"CREATE TEMP TABLE {STAGING} ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA")
             state.staging = True
-        _copy(cursor, "costplane_staging", _csv_bytes(prepared.table.filter(pa.array(in_existing))))
+        _copy(cursor, STAGING, _csv_bytes(prepared.table.filter(pa.array(in_existing))))
     state.accounts.update(frame["billing_account_id"].unique())
     state.accounts.update(frame["sub_account_id"].unique())
     state.rows += len(frame)
@@ -253,33 +254,68 @@ def batch_copy(cursor, prepared: PreparedBatch, fmt: str, state: ImportState) ->
         state.daily[(fmt, *key)] = (MONEY_CONTEXT.add(before[0], billed), MONEY_CONTEXT.add(before[1], effective))
 
 
+_SCOPE = "{alias}.source = %s AND {alias}.billing_account_id = %s AND {alias}.billing_period_start = %s"
+_SAME_LINE = (
+    "{inner}.source = {outer}.source AND {inner}.billing_account_id = {outer}.billing_account_id"
+    " AND {inner}.billing_period_start = {outer}.billing_period_start AND {inner}.line_key = {outer}.line_key"
+)
+
+
+def staging_merge_statements() -> tuple[str, str]:
+    """The replace of one stored scope by its staged rows, as (DELETE, INSERT), each taking the scope three times
+    as parameters: delete the stored lines the staging table does not hold, insert the staged lines the table
+    does not hold. Both are anti-joins over whole scopes, which `staging_prepare` makes PostgreSQL run as one hash
+    (or merge) join: linear in the scope's size, never a probe of one table per row of the other."""
+    columns = ", ".join(COPY_COLUMNS)
+    selected = ", ".join(f"s.{name}" for name in COPY_COLUMNS)
+    delete = (
+        f"DELETE FROM {TABLE} c WHERE {_SCOPE.format(alias='c')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {STAGING} s WHERE {_SAME_LINE.format(inner='s', outer='c')}"
+        f" AND {_SCOPE.format(alias='s')})"
+    )
+    insert = (
+        f"INSERT INTO {TABLE} ({columns}) SELECT {selected} FROM {STAGING} s WHERE {_SCOPE.format(alias='s')}"
+        f" AND NOT EXISTS (SELECT 1 FROM {TABLE} c WHERE {_SAME_LINE.format(inner='c', outer='s')}"
+        f" AND {_SCOPE.format(alias='c')})"
+        " ON CONFLICT (source, billing_account_id, billing_period_start, line_key) DO NOTHING"
+    )
+    return delete, insert
+
+
+def staging_prepare(cursor) -> str:
+    """Make the merge's anti-joins linear: statistics for the staged rows (a temporary table is never analysed by
+    autovacuum, and without them PostgreSQL expects a handful of rows and plans a nested loop that scans the staging
+    table once per stored line: quadratic in the month's size), and no nested loops for the rest of the
+    merge, so that a stale estimate cannot bring one back. Returns the setting `staging_finish` restores."""
+    cursor.execute(f"ANALYZE {STAGING}")
+    cursor.execute("SELECT current_setting('enable_nestloop')")
+    (before,) = cursor.fetchone()
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    return before
+
+
+def staging_finish(cursor, before: str) -> None:
+    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [before])
+
+
 def staging_merge(cursor, state: ImportState) -> tuple[int, int]:
     """Replace each existing scope by the staged rows, touching only lines whose content changed; returns
     (deleted, inserted). Nothing staged (every scope was new): (0, 0)."""
     deleted = inserted = 0
     if not state.existing_scopes:
         return deleted, inserted
-    for fmt, billing_account_id, period_start in sorted(state.existing_scopes):
-        scope = [fmt, billing_account_id, period_start]
-        cursor.execute(
-            f"DELETE FROM {TABLE} c WHERE c.source = %s AND c.billing_account_id = %s AND c.billing_period_start = %s"
-            " AND NOT EXISTS (SELECT 1 FROM costplane_staging s WHERE s.source = c.source"
-            " AND s.billing_account_id = c.billing_account_id AND s.billing_period_start = c.billing_period_start"
-            " AND s.line_key = c.line_key)",
-            scope,
-        )
-        scope_deleted = cursor.rowcount
-        columns = ", ".join(COPY_COLUMNS)
-        selected = ", ".join(f"s.{name}" for name in COPY_COLUMNS)
-        cursor.execute(
-            f"INSERT INTO {TABLE} ({columns}) SELECT {selected} FROM costplane_staging s"
-            " WHERE s.source = %s AND s.billing_account_id = %s AND s.billing_period_start = %s"
-            f" ON CONFLICT (source, billing_account_id, billing_period_start, line_key) DO NOTHING",
-            scope,
-        )
-        state.merged[(fmt, billing_account_id, period_start)] = (scope_deleted, cursor.rowcount)
-        deleted += scope_deleted
-        inserted += cursor.rowcount
+    delete, insert = staging_merge_statements()
+    planner = staging_prepare(cursor)
+    try:
+        for scope in sorted(state.existing_scopes):
+            cursor.execute(delete, [*scope, *scope])
+            scope_deleted = cursor.rowcount
+            cursor.execute(insert, [*scope, *scope])
+            state.merged[scope] = (scope_deleted, cursor.rowcount)
+            deleted += scope_deleted
+            inserted += cursor.rowcount
+    finally:
+        staging_finish(cursor, planner)
     if state.rows >= ANALYZE_AFTER_ROWS:
         _statistics_refresh(cursor)  # the merge's reads of the staged scopes plan better with it
     return deleted, inserted
@@ -328,5 +364,5 @@ def staging_rows_count(cursor, state: ImportState) -> int:
     """Rows staged for existing scopes (the rest went straight in)."""
     if not state.staging:
         return 0
-    cursor.execute("SELECT count(*) FROM costplane_staging")
+    cursor.execute(f"SELECT count(*) FROM {STAGING}")
     return cursor.fetchone()[0]
