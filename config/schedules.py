@@ -107,4 +107,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "finops.tasks.billing_periods_finalise_by_age",
         "schedule": crontab(minute=20, hour=0),
     },
+    # Months older than COSTPLANE_BILLING_RETENTION_MONTHS go (a no-op with the default, keep everything); at an
+    # hour imports rarely run, since detaching a month locks the table for a moment.
+    "billing-retention": {
+        "task": "finops.tasks.billing_retention_apply",
+        "schedule": crontab(minute=30, hour=4),
+    },
 }

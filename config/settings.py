@@ -251,6 +251,7 @@ CELERY_TASK_ROUTES = {
     "finops.tasks.notifications_retry": {"queue": "compute"},
     "finops.tasks.cost_anomalies_detect": {"queue": "compute"},
     "finops.tasks.billing_periods_finalise_by_age": {"queue": "compute"},
+    "finops.tasks.billing_retention_apply": {"queue": "compute"},
     "capacity.tasks.capacity_ingest_all": {"queue": "ingest"},
     "capacity.tasks.capacity_ingest": {"queue": "ingest"},
     "capacity.tasks.prices_ingest": {"queue": "ingest"},
@@ -291,6 +292,9 @@ COSTPLANE_BACKFILL_MONTHS = env_int("COSTPLANE_BACKFILL_MONTHS", 13, minimum=1)
 COSTPLANE_REVISION_DAYS = env_int("COSTPLANE_REVISION_DAYS", 3, minimum=0)
 # A billing period whose source carries no invoice id (FOCUS before 1.2) becomes final this many days after it ends.
 COSTPLANE_BILLING_FINAL_AFTER_DAYS = env_int("COSTPLANE_BILLING_FINAL_AFTER_DAYS", 15, minimum=0)
+# Months of billing rows kept before the current one (each month a partition, detached and dropped when older);
+# 0 keeps everything.
+COSTPLANE_BILLING_RETENTION_MONTHS = env_int("COSTPLANE_BILLING_RETENTION_MONTHS", 0, minimum=0)
 # How long /healthz waits for the broker before calling it down.
 COSTPLANE_HEALTH_TIMEOUT = env_int("COSTPLANE_HEALTH_TIMEOUT", 3, minimum=1)
 

@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from finops.models import CloudAccount
-from finops.services import anomalies, billing_periods, core, cost_explorer, ingestion, notifications
+from finops.services import anomalies, billing_periods, billing_retention, core, cost_explorer, ingestion, notifications
 
 
 @shared_task
@@ -59,3 +59,9 @@ def cost_anomalies_aws_ingest_all() -> dict[str, int]:
 def billing_periods_finalise_by_age() -> int:
     """Mark final the billing periods without invoice ids whose age says so; returns how many."""
     return len(billing_periods.billing_periods_finalise_by_age())
+
+
+@shared_task
+def billing_retention_apply() -> int:
+    """Drop the months of billing rows older than COSTPLANE_BILLING_RETENTION_MONTHS; returns how many."""
+    return len(billing_retention.billing_retention_apply())

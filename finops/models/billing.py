@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.db import models, transaction
+
+from finops.partitions import partitions_ensure
 
 # NUMERIC(38, 20): AWS files carry up to 19 fractional digits; 18 integer digits is plenty for money.
 MONEY = {"max_digits": 38, "decimal_places": 20}
@@ -55,12 +57,56 @@ class IngestionRun(models.Model):
         return None
 
 
+class CostRecordQuerySet(models.QuerySet):
+    """Rows written through the ORM (tests, small tools) keep what imports keep: the partitions of their months
+    exist first, and the daily rollup of every scope they touch is rebuilt in the same transaction. Imports write
+    with COPY and do both their own way (finops.partitions, finops.services.rollups)."""
+
+    def _scopes(self) -> set[tuple[str, str, object]]:
+        return set(self.order_by().values_list("source", "billing_account_id", "billing_period_start").distinct())
+
+    @staticmethod
+    def _rollups_rebuild(scopes) -> None:
+        from django.db import connection
+
+        from finops.services.rollups import rollups_rebuild_scopes  # the service reads these models
+
+        with connection.cursor() as cursor:
+            rollups_rebuild_scopes(cursor, scopes)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        partitions_ensure(record.billing_period_start for record in objs)
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            self._rollups_rebuild({(r.source, r.billing_account_id, r.billing_period_start) for r in objs})
+        return created
+
+    def update(self, **kwargs):
+        with transaction.atomic():
+            scopes = self._scopes()
+            updated = super().update(**kwargs)
+            self._rollups_rebuild(scopes)
+        return updated
+
+    def delete(self):
+        with transaction.atomic():
+            scopes = self._scopes()
+            deleted = super().delete()
+            self._rollups_rebuild(scopes)
+        return deleted
+
+
 class CostRecord(models.Model):
     """One billing-export line at the grain of the source (FOCUS 1.2 names), from FOCUS, CUR 2.0 or legacy CUR.
 
     An import replaces what the same source wrote for the same billing account and billing period.
     `line_key` identifies a line by its content (plus its occurrence number among identical lines),
     so re-importing a revised file deletes and inserts exactly the lines that changed.
+
+    The table is partitioned by month of billing_period_start, with the primary key (billing_account_id,
+    billing_period_start, id) in the database (migration 0014; finops.partitions): Django still sees `id` as
+    the key, which the table's sequence keeps unique.
     """
 
     class Format(models.TextChoices):
@@ -122,6 +168,8 @@ class CostRecord(models.Model):
     invoice_id = models.TextField(null=True, blank=True, help_text="FOCUS 1.2 InvoiceId; CUR bill/InvoiceId.")  # noqa: DJ001
     tags = models.JSONField(default=dict, blank=True)
 
+    objects = CostRecordQuerySet.as_manager()
+
     class Meta:
         ordering = ["charge_period_start", "id"]
         constraints = [
@@ -137,6 +185,12 @@ class CostRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sub_account_id} {self.service_name} {self.charge_period_start:%Y-%m-%d} {self.billed_cost}"
+
+    def save(self, *args, **kwargs):
+        partitions_ensure([self.billing_period_start])
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            CostRecordQuerySet._rollups_rebuild({(self.source, self.billing_account_id, self.billing_period_start)})
 
 
 class ExportDailyTotal(models.Model):

@@ -18,7 +18,14 @@ from decimal import Decimal
 from django.db import connection
 
 from finops.charges import charge_kind_sql
-from finops.models import CloudAccount, CostExplorerRecord, CostRecord, ExportDailyTotal
+from finops.models import (
+    CloudAccount,
+    CostDailyRollup,
+    CostExplorerRecord,
+    CostRecord,
+    CostRollupState,
+    ExportDailyTotal,
+)
 from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery, currencies_error
 
 SOURCE_PREFERENCE = ("focus", "cur2", "cur_legacy")
@@ -89,7 +96,26 @@ def _filter_sql(query: ReportQuery, columns: dict[str, str]) -> tuple[str, list]
 
 def _export_rows_sql(query: ReportQuery) -> tuple[str, list]:
     keys, key_params = _key_sql(query, _RECORD_COLUMNS, "r.tags")
+    if _rollup_serves(query):
+        return export_grouped_sql(query, keys, key_params, rollup=True)
     return export_grouped_sql(query, keys, key_params)
+
+
+# What the daily rollup holds (finops.models.rollups): every key and filter of the lines but the resource.
+_ROLLUP_COLUMNS = frozenset(_RECORD_COLUMNS) - {"resource"}
+
+
+def _rollup_serves(query: ReportQuery) -> bool:
+    """Whether the daily rollup answers the report exactly: its keys, filters and tag keys are all in it."""
+    tag_keys = None
+    for key in query.aggregate:
+        if key.startswith("tag:"):
+            tag_keys = CostRollupState.current_tag_keys() if tag_keys is None else tag_keys
+            if key[4:] not in tag_keys:
+                return False
+        elif key not in _ROLLUP_COLUMNS:
+            return False
+    return all(name in _ROLLUP_COLUMNS for name in query.filters)
 
 
 def export_grouped_sql(
@@ -100,13 +126,17 @@ def export_grouped_sql(
     where: str = "",
     where_params: list | None = None,
     measure: str | None = None,
+    rollup: bool = False,
 ) -> tuple[str, list]:
     """SQL summing the report's cost basis over the export rows it may count, grouped by `keys` + period.
 
-    Selects k0..kN, period, currency, cost, missing (rows without the cost basis, e.g. no list cost).
+    Selects k0..kN, period, currency, cost, missing (rows without the cost basis, e.g. no list cost). With
+    `rollup`, from the daily rollup instead of the lines (the same sums: `_rollup_serves` says when it can).
     """
     start, end = _bounds(query)
     filters, filter_params = _filter_sql(query, _RECORD_COLUMNS)
+    if rollup:
+        return _rollup_grouped_sql(query, keys, key_params, filters, filter_params)
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"
     basis = measure or _RECORD_BASIS[query.cost_basis]
@@ -128,6 +158,32 @@ def export_grouped_sql(
         GROUP BY {", ".join([*(f"k{i}" for i in range(len(keys))), "period", "currency"])}
     """
     return sql, [*key_params, query.start, query.end, start, end, *filter_params, *(where_params or [])]
+
+
+def _rollup_grouped_sql(
+    query: ReportQuery, keys: list[str], key_params: list, filters: str, filter_params: list
+) -> tuple[str, list]:
+    period = f"date_trunc('{_STEP_SQL[query.step]}', r.day)::date" if query.step else "NULL::date"
+    basis = _RECORD_BASIS[query.cost_basis]
+    missing = "SUM(r.list_cost_missing)" if query.cost_basis == "list" else "0"
+    preference = " ".join(f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(SOURCE_PREFERENCE))
+    chosen = f"""
+        SELECT DISTINCT ON (sub_account_id, day) sub_account_id, day, source
+        FROM {ExportDailyTotal._meta.db_table}
+        WHERE day >= %s AND day < %s
+        ORDER BY sub_account_id, day, CASE source {preference} ELSE 99 END
+    """
+    select_keys = "".join(f"{expression} AS k{index}, " for index, expression in enumerate(keys))
+    sql = f"""
+        SELECT {select_keys}{period} AS period, r.billing_currency AS currency, SUM({basis}) AS cost,
+               {missing} AS missing
+        FROM {CostDailyRollup._meta.db_table} r
+        JOIN ({chosen}) chosen
+          ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.day
+        WHERE r.day >= %s AND r.day < %s{filters}
+        GROUP BY {", ".join([*(f"k{i}" for i in range(len(keys))), "period", "currency"])}
+    """
+    return sql, [*key_params, query.start, query.end, query.start, query.end, *filter_params]
 
 
 def _cost_explorer_rows_sql(query: ReportQuery) -> tuple[str, list] | None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from finops.aws.clients import aws_client
 from finops.aws.exports import downloaded, export_files
 from finops.importers import BillingFile, BillingFileError, BillingFormat, list_billing_files, open_billing_file
-from finops.models import CloudAccount, CostRecord, ExportDailyTotal, IngestionRun
+from finops.models import CloudAccount, CostDailyRollup, CostRecord, ExportDailyTotal, IngestionRun
 from finops.models.accounts import account_id_validator
 from finops.services.billing_periods import billing_periods_record
 from finops.services.billing_writer import (
@@ -29,9 +29,11 @@ from finops.services.billing_writer import (
     batch_prepare,
     batches_ahead,
     daily_totals_record,
+    partitions_attach,
     staging_merge,
     staging_rows_count,
 )
+from finops.services.rollups import rollups_rebuild_scopes
 from finops.services.table_statistics import table_statistics_refresh
 
 Progress = Callable[[int, int | None], None]
@@ -129,7 +131,13 @@ def billing_export_import(
                 )
                 warnings.extend(_ignored_columns_warnings(name, billing_file))
                 current = None
+            partitions_attach(cursor, state)
             deleted, inserted = staging_merge(cursor, state)
+            # The rollup of every scope whose lines changed (an unchanged re-delivery leaves its rows as they are).
+            rollups_rebuild_scopes(
+                cursor,
+                {scope for scope in state.fresh_scopes | state.existing_scopes if state.merged.get(scope) != (0, 0)},
+            )
             daily_totals_record(cursor, state)
             restatements = billing_periods_record(
                 scopes=state.fresh_scopes | state.existing_scopes,
@@ -152,7 +160,7 @@ def billing_export_import(
             run.status = IngestionRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
-            table_statistics_refresh(tables=[CostRecord, ExportDailyTotal])
+            table_statistics_refresh(tables=[*state.partitions_touched(), ExportDailyTotal, CostDailyRollup])
     except Exception as error:
         IngestionRun.objects.filter(pk=run.pk).update(
             status=IngestionRun.Status.FAILED,

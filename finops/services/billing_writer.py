@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import OperationalError, transaction
 
+from finops import partitions
 from finops.importers import NORMALISED_COLUMNS
 from finops.models import CostRecord, ExportDailyTotal, IngestionRun
 from finops.reports import MONEY_CONTEXT
@@ -55,6 +56,15 @@ class ImportState:
     daily: dict[tuple, tuple[Decimal, Decimal]] = field(default_factory=dict)
     # Lines each stored scope lost and gained in the merge, {scope: (deleted, inserted)}: billing periods' restatements.
     merged: dict[tuple[str, str, date], tuple[int, int]] = field(default_factory=dict)
+    # CostRecord's partitions: {month: table} attached when the import began (read once), and the months this import
+    # loads into tables of their own, attached at its end (finops.partitions says why).
+    attached: dict[date, str] | None = None
+    unattached: dict[date, str] = field(default_factory=dict)
+
+    def partitions_touched(self) -> list[str]:
+        """The partition tables of every month this import wrote to."""
+        months = {partitions.month_first(period) for _, _, period in self.fresh_scopes | self.existing_scopes}
+        return sorted(partitions.partition_name(month) for month in months)
 
 
 @dataclass
@@ -217,35 +227,48 @@ def _scope_exists(cursor, scope: tuple[str, str, date], run_id: int) -> bool:
     return cursor.fetchone()[0]
 
 
+def _scope_target(cursor, scope: tuple[str, str, date], state: ImportState) -> str:
+    """The table a scope's rows are copied into: the staging table for a stored scope, the month's own table for a
+    month without a partition yet, else CostRecord (which routes them to their partition)."""
+    if scope in state.existing_scopes:
+        return STAGING
+    month = partitions.month_first(scope[2])
+    if state.attached is None:
+        state.attached = partitions.partition_months(cursor)
+    if month in state.attached:
+        return TABLE
+    if month not in state.unattached:
+        state.unattached[month] = partitions.partition_table_create(month)
+    return state.unattached[month]
+
+
 def batch_copy(cursor, prepared: PreparedBatch, fmt: str, state: ImportState) -> None:
-    """COPY one prepared batch: rows of new scopes into the table, rows of stored scopes into the staging table."""
+    """COPY one prepared batch: rows of new scopes into the table (or, for a month without a partition yet, into the
+    month's own table), rows of stored scopes into the staging table."""
     frame = prepared.frame
-    scopes = frame[["billing_account_id", "billing_period_start"]].drop_duplicates().itertuples(index=False)
-    for billing_account_id, period_start in scopes:
+    pairs = frame[["billing_account_id", "billing_period_start"]].drop_duplicates().itertuples(index=False)
+    targets: dict[tuple[str, str, date], str] = {}
+    for billing_account_id, period_start in pairs:
         scope = (fmt, billing_account_id, period_start)
-        if scope in state.fresh_scopes or scope in state.existing_scopes:
-            continue
-        if _scope_exists(cursor, scope, state.run.pk):
-            state.existing_scopes.add(scope)
-        else:
-            state.fresh_scopes.add(scope)
-    if state.existing_scopes:
+        if scope not in state.fresh_scopes and scope not in state.existing_scopes:
+            if _scope_exists(cursor, scope, state.run.pk):
+                state.existing_scopes.add(scope)
+            else:
+                state.fresh_scopes.add(scope)
+        targets[scope] = _scope_target(cursor, scope, state)
+    if STAGING in targets.values() and not state.staging:
+        columns = ", ".join(COPY_COLUMNS)
+        # An earlier import in the same outer transaction (never committed yet) may have left its own.
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING}")
+        cursor.execute(f"CREATE TEMP TABLE {STAGING} ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA")
+        state.staging = True
+    if len(set(targets.values())) == 1:
+        _copy(cursor, next(iter(targets.values())), prepared.payload)
+    else:
         scope_of_row = zip(frame["billing_account_id"], frame["billing_period_start"], strict=True)
-        in_existing = np.fromiter(((fmt, a, p) in state.existing_scopes for a, p in scope_of_row), bool, len(frame))
-    else:
-        in_existing = np.zeros(len(frame), dtype=bool)
-    if not in_existing.any():
-        _copy(cursor, TABLE, prepared.payload)
-    else:
-        if not in_existing.all():
-            _copy(cursor, TABLE, _csv_bytes(prepared.table.filter(pa.array(~in_existing))))
-        if not state.staging:
-            columns = ", ".join(COPY_COLUMNS)
-            # An earlier import in the same outer transaction (never committed yet) may have left its own.
-            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGING}")
-            cursor.execute(f"CREATE TEMP TABLE {STAGING} ON COMMIT DROP AS SELECT {columns} FROM {TABLE} WITH NO DATA")
-            state.staging = True
-        _copy(cursor, STAGING, _csv_bytes(prepared.table.filter(pa.array(in_existing))))
+        row_targets = np.array([targets[(fmt, account, period)] for account, period in scope_of_row], dtype=object)
+        for target in sorted(set(targets.values())):
+            _copy(cursor, target, _csv_bytes(prepared.table.filter(pa.array(row_targets == target))))
     state.accounts.update(frame["billing_account_id"].unique())
     state.accounts.update(frame["sub_account_id"].unique())
     state.rows += len(frame)
@@ -298,6 +321,15 @@ def staging_finish(cursor, before: str) -> None:
     cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [before])
 
 
+def partitions_attach(cursor, state: ImportState) -> None:
+    """Attach the months this import loaded into tables of their own as CostRecord's partitions (a SHARE UPDATE
+    EXCLUSIVE lock on the parent until commit: readers and writers of other months go on)."""
+    for month in sorted(state.unattached):
+        partitions.partition_attach(cursor, month)
+        state.attached[month] = state.unattached[month]
+    state.unattached.clear()
+
+
 def staging_merge(cursor, state: ImportState) -> tuple[int, int]:
     """Replace each existing scope by the staged rows, touching only lines whose content changed; returns
     (deleted, inserted). Nothing staged (every scope was new): (0, 0)."""
@@ -317,12 +349,12 @@ def staging_merge(cursor, state: ImportState) -> tuple[int, int]:
     finally:
         staging_finish(cursor, planner)
     if state.rows >= ANALYZE_AFTER_ROWS:
-        _statistics_refresh(cursor)  # the merge's reads of the staged scopes plan better with it
+        _statistics_refresh(cursor, state)  # the merge's reads of the staged scopes plan better with it
     return deleted, inserted
 
 
-def _statistics_refresh(cursor) -> None:
-    """ANALYZE the table after a large load, so that the daily totals read the new scope by a scan.
+def _statistics_refresh(cursor, state: ImportState) -> None:
+    """ANALYZE the loaded months' partitions after a large load, so that the daily totals read a new scope by a scan.
 
     Without statistics for a scope the planner expects a handful of rows and walks the natural-key
     index: heap reads in line_key (hash) order, then a sort on disk, several times slower for a large
@@ -334,7 +366,7 @@ def _statistics_refresh(cursor) -> None:
     try:
         with transaction.atomic():
             cursor.execute("SET LOCAL lock_timeout = '200ms'")
-            cursor.execute(f"ANALYZE {TABLE}")
+            cursor.execute(f"ANALYZE {', '.join(state.partitions_touched())}")
     except OperationalError as error:
         if not isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
             raise

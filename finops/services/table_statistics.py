@@ -12,12 +12,15 @@ from __future__ import annotations
 from django.db import connection, models, transaction
 
 
-def table_statistics_refresh(*, tables: list[type[models.Model]]) -> None:
-    """ANALYZE the models' tables, once the current transaction (if any) commits, so that the rows it wrote count."""
+def table_statistics_refresh(*, tables: list[type[models.Model] | str]) -> None:
+    """ANALYZE the models' tables (or the tables named, such as the partitions of CostRecord an import wrote to:
+    ANALYZE of a partitioned table samples every partition), once the current transaction (if any) commits, so
+    that the rows it wrote count."""
 
     def analyze() -> None:
         with connection.cursor() as cursor:
-            for model in tables:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            for table in tables:
+                name = table if isinstance(table, str) else table._meta.db_table
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")
 
     transaction.on_commit(analyze)

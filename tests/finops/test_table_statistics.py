@@ -22,5 +22,5 @@ def test_a_billing_import_leaves_the_planner_knowing_how_many_rows_it_wrote(tmp_
     billing_export_import(location=str(write_focus(tmp_path / "focus.csv", focus_rows(days=10, per_day=3))))
 
     assert CostRecord.objects.count() == 30
-    assert planner_rows("finops_costrecord") == 30
+    assert planner_rows("finops_costrecord_p2026_01") == 30  # the partition of the month imported
     assert planner_rows("finops_exportdailytotal") == ExportDailyTotal.objects.count() == 10

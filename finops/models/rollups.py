@@ -1,0 +1,65 @@
+"""The exact daily rollup of CostRecord that reports read whenever their keys allow (finops.services.rollups)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+# Sums of NUMERIC(38, 20) lines: 38 integer digits leave no room for overflow, 20 places for no rounding.
+ROLLUP_MONEY = {"max_digits": 58, "decimal_places": 20}
+
+
+class CostDailyRollup(models.Model):
+    """Billing lines summed per UTC day and every column a report groups or filters by except the resource: day,
+    source, billing account, billing period, account, provider, service, region, usage type, charge category,
+    currency, and the values of the rollup's tag keys (`tags`: each key of CostRollupState.tag_keys, null when the
+    line lacks it).
+
+    Rebuilt per (source, billing account, billing period) in the transaction of each import and replace, from the
+    stored lines themselves, so it never drifts from them; parallel imports of different periods never write the
+    same rows, and retention deletes a month's rows with its partition."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=12, db_collation="C")
+    billing_account_id = models.TextField(db_collation="C")
+    billing_period_start = models.DateField()
+    sub_account_id = models.TextField()
+    provider_name = models.TextField(null=True)  # noqa: DJ001 - null and "" kept apart, as in CostRecord
+    invoice_issuer_name = models.TextField(null=True)  # noqa: DJ001
+    service_name = models.TextField(null=True)  # noqa: DJ001
+    region_id = models.TextField(null=True)  # noqa: DJ001
+    usage_type = models.TextField(null=True)  # noqa: DJ001
+    charge_category = models.CharField(max_length=12)
+    billing_currency = models.CharField(max_length=3)
+    tags = models.JSONField(default=dict)
+    billed_cost = models.DecimalField(**ROLLUP_MONEY)
+    effective_cost = models.DecimalField(**ROLLUP_MONEY)
+    list_cost = models.DecimalField(**ROLLUP_MONEY, null=True)
+    list_cost_missing = models.BigIntegerField(default=0, help_text="Lines without a list cost.")
+    lines = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["source", "billing_account_id", "billing_period_start"], name="cost_rollup_scope"),
+            models.Index(fields=["day", "sub_account_id"], name="cost_rollup_day_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.sub_account_id} {self.service_name} {self.billed_cost}"
+
+
+class CostRollupState(models.Model):
+    """The one row saying which tag keys the rollup holds: COSTPLANE_ALLOCATION_TAG_KEYS when it was last rebuilt
+    (`manage.py rollups_rebuild`). Reports serve a tag key from the rollup only when it is one of these."""
+
+    tag_keys = models.JSONField(default=list)
+    rebuilt_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"rollup tag keys {self.tag_keys}"
+
+    @classmethod
+    def current_tag_keys(cls) -> list[str]:
+        """The tag keys the rollup holds (migration 0015 records them; the setting's before any record)."""
+        state = cls.objects.order_by("pk").first()
+        return list(state.tag_keys) if state else list(settings.COSTPLANE_ALLOCATION_TAG_KEYS)
