@@ -6,11 +6,11 @@ from django.db import migrations, models
 
 def rollup_build(apps, schema_editor):
     """The rollup of the lines already stored, with the configured tag keys (as `manage.py rollups_rebuild`)."""
-    from finops.services.rollups import _insert_sql
+    from finops.rollup_sql import rollup_insert_sql
 
     tag_keys = list(settings.COSTPLANE_ALLOCATION_TAG_KEYS)
     apps.get_model("finops", "CostRollupState").objects.create(tag_keys=tag_keys)
-    insert, params = _insert_sql(tag_keys, "TRUE")
+    insert, params = rollup_insert_sql(tag_keys, "TRUE")
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(insert, params)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
+from finops.models.rollups import CostRollupState
 from finops.partitions import partitions_ensure
+from finops.rollup_sql import rollup_scopes_rebuild
 
 # NUMERIC(38, 20): AWS files carry up to 19 fractional digits; 18 integer digits is plenty for money.
 MONEY = {"max_digits": 38, "decimal_places": 20}
@@ -60,19 +62,15 @@ class IngestionRun(models.Model):
 class CostRecordQuerySet(models.QuerySet):
     """Rows written through the ORM (tests, small tools) keep what imports keep: the partitions of their months
     exist first, and the daily rollup of every scope they touch is rebuilt in the same transaction. Imports write
-    with COPY and do both their own way (finops.partitions, finops.services.rollups)."""
+    with COPY and do both their own way (finops.partitions, finops.rollup_sql)."""
 
     def _scopes(self) -> set[tuple[str, str, object]]:
         return set(self.order_by().values_list("source", "billing_account_id", "billing_period_start").distinct())
 
     @staticmethod
     def _rollups_rebuild(scopes) -> None:
-        from django.db import connection
-
-        from finops.services.rollups import rollups_rebuild_scopes  # the service reads these models
-
         with connection.cursor() as cursor:
-            rollups_rebuild_scopes(cursor, scopes)
+            rollup_scopes_rebuild(cursor, scopes, CostRollupState.current_tag_keys())
 
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)

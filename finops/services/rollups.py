@@ -16,53 +16,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from finops.models import CostDailyRollup, CostRecord, CostRollupState
-
-ROLLUP = CostDailyRollup._meta.db_table
-RECORDS = CostRecord._meta.db_table
-_GROUPED = (
-    "source",
-    "billing_account_id",
-    "billing_period_start",
-    "sub_account_id",
-    "provider_name",
-    "invoice_issuer_name",
-    "service_name",
-    "region_id",
-    "usage_type",
-    "charge_category",
-    "billing_currency",
-)
-
-
-def _insert_sql(tag_keys: list[str], where: str) -> tuple[str, list]:
-    tags = ", ".join("%s, r.tags -> %s" for _ in tag_keys)
-    grouped = ", ".join(f"r.{name}" for name in _GROUPED)
-    sql = f"""
-        INSERT INTO {ROLLUP} (day, {", ".join(_GROUPED)}, tags, billed_cost, effective_cost, list_cost,
-                              list_cost_missing, lines)
-        SELECT (r.charge_period_start AT TIME ZONE 'UTC')::date, {grouped}, jsonb_build_object({tags}),
-               SUM(r.billed_cost), SUM(r.effective_cost), SUM(r.list_cost),
-               COUNT(*) FILTER (WHERE r.list_cost IS NULL), COUNT(*)
-        FROM {RECORDS} r
-        WHERE {where}
-        GROUP BY 1, {", ".join(str(position) for position in range(2, len(_GROUPED) + 3))}
-    """
-    return sql, [value for key in tag_keys for value in (key, key)]
+from finops.models import CostRollupState
+from finops.rollup_sql import ROLLUP, rollup_insert_sql, rollup_scopes_rebuild
 
 
 def rollups_rebuild_scopes(cursor, scopes: Iterable[tuple[str, str, date]]) -> None:
     """Replace the rollup rows of each scope by a GROUP BY of its stored lines (in the caller's transaction)."""
-    tag_keys = CostRollupState.current_tag_keys()
-    insert, params = _insert_sql(
-        tag_keys, "r.source = %s AND r.billing_account_id = %s AND r.billing_period_start = %s"
-    )
-    for scope in sorted(scopes):
-        cursor.execute(
-            f"DELETE FROM {ROLLUP} WHERE source = %s AND billing_account_id = %s AND billing_period_start = %s",
-            list(scope),
-        )
-        cursor.execute(insert, [*params, *scope])
+    rollup_scopes_rebuild(cursor, scopes, CostRollupState.current_tag_keys())
 
 
 def rollups_rebuild_all() -> int:
@@ -71,7 +31,7 @@ def rollups_rebuild_all() -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {ROLLUP} IN EXCLUSIVE MODE")  # imports wait; reports keep reading the old rows
         cursor.execute(f"DELETE FROM {ROLLUP}")
-        insert, params = _insert_sql(tag_keys, "TRUE")
+        insert, params = rollup_insert_sql(tag_keys, "TRUE")
         cursor.execute(insert, params)
         rows = cursor.rowcount
         state = CostRollupState.objects.select_for_update().order_by("pk").first() or CostRollupState()

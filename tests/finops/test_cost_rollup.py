@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finops.models import CostDailyRollup, CostRecord, CostRollupState, ExportDailyTotal
+from finops.rollup_sql import GROUPED as ROLLUP_COLUMNS
 from finops.services.billing_import import billing_export_import
-from finops.services.rollups import _GROUPED
 from tests.finops.importers.support import FOCUS_HEADER, focus_row, write_csv
 
 MONTHS = {"2026-01": "2026-02", "2026-02": "2026-03"}
-GROUPED = ", ".join(_GROUPED)
+GROUPED = ", ".join(ROLLUP_COLUMNS)
 
 
 def rollup_rows() -> list[tuple]:
