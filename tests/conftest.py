@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import settings
 from rest_framework.test import APIClient
 
+import tests.e2e.conftest as e2e_settings
 from tests.factories import UserFactory
 
 # The pinnable test clock (COSTPLANE_TEST_CLOCK, @pytest.mark.clock) and per-xdist-worker brokers.
@@ -47,3 +50,26 @@ def api_client() -> APIClient:
 def viewer_api(api_client, viewer) -> APIClient:
     api_client.force_authenticate(viewer)
     return api_client
+
+
+# One Chromium per test process, shared by the browser tests wherever they live (tests/e2e, tests/config): a second
+# sync_playwright() in a process whose session browser is running fails ("Sync API inside the asyncio loop").
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    if not e2e_settings.CHROMIUM.exists():
+        reason = f"Chromium is not installed at {e2e_settings.CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; browser tests may not skip under CI")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(e2e_settings.CHROMIUM),
+            headless=True,
+            args=e2e_settings.CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        yield context
+        context.close()

@@ -4,7 +4,6 @@ chart modules (dashboards/charts/) use: a chart using a type the bundle lacks wo
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -12,7 +11,6 @@ import pytest
 from plotly.basedatatypes import BaseTraceType
 
 from dashboards.charts.base import to_html
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "dashboards" / "charts"
@@ -90,13 +88,8 @@ def test_our_charts_draw_scatter_and_bar_traces():
 
 
 @pytest.mark.e2e
-def test_the_vendored_bundle_registers_and_draws_every_trace_type_our_charts_use(tmp_path):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Chromium is not installed at {CHROMIUM}; browser tests may not skip under CI")
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
+def test_the_vendored_bundle_registers_and_draws_every_trace_type_our_charts_use(tmp_path, browser):
+    # `browser` (tests/conftest.py) is the process's one Chromium; without it the test skips, or fails under CI.
     used = chart_trace_types()
     charts = "\n".join(f'<div class="chart" data-type="{kind}">{to_html(sample_figure(kind))}</div>' for kind in used)
     page_file = tmp_path / "charts.html"
@@ -104,9 +97,8 @@ def test_the_vendored_bundle_registers_and_draws_every_trace_type_our_charts_use
         f'<!doctype html><html><head><script src="{BUNDLE.as_uri()}"></script></head><body>{charts}</body></html>'
     )
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+    page = browser.new_page()
+    try:
         page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
         page.on("console", lambda line: problems.append(line.text) if line.type in {"error", "warning"} else None)
         page.goto(page_file.as_uri())
@@ -118,7 +110,8 @@ def test_the_vendored_bundle_registers_and_draws_every_trace_type_our_charts_use
                 return [chart.dataset.type, plot._fullData.map(trace => [trace.type, trace.visible])];
             })"""
         )
-        browser.close()
+    finally:
+        page.close()
 
     missing = {kind: sorted(modules) for kind, modules in used.items() if kind not in registered}
     assert missing == {}, f"trace types our charts use that {BUNDLE.name} does not register: {missing}"

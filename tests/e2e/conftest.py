@@ -36,27 +36,6 @@ def cookies_outlive_a_pinned_clock(clock, settings):
         settings.CSRF_COOKIE_AGE = None
 
 
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory):
-    if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + "; browser tests may not skip under CI")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        yield context
-        context.close()
-
-
 @pytest.fixture
 def browser_errors() -> BrowserErrors:
     """What went wrong in the browser during the test; a test that expects an error says so with `expect`."""

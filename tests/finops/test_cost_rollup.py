@@ -26,9 +26,9 @@ def rollup_rows() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT day, {GROUPED}, tags, billed_cost, effective_cost, list_cost, list_cost_missing, lines"
-            " FROM finops_costdailyrollup ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13::text"
+            " FROM finops_costdailyrollup"
         )
-        return cursor.fetchall()
+        return sorted(cursor.fetchall(), key=repr)
 
 
 def raw_grouped(tag_keys: list[str]) -> list[tuple]:
@@ -39,9 +39,8 @@ def raw_grouped(tag_keys: list[str]) -> list[tuple]:
             f"SELECT (charge_period_start AT TIME ZONE 'UTC')::date AS day, {GROUPED}, jsonb_build_object({tags}) AS t,"
             " sum(billed_cost), sum(effective_cost), sum(list_cost), count(*) FILTER (WHERE list_cost IS NULL),"
             f" count(*) FROM finops_costrecord GROUP BY day, {GROUPED}, t"
-            " ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13::text"
         )
-        return cursor.fetchall()
+        return sorted(cursor.fetchall(), key=repr)
 
 
 line = st.fixed_dictionaries(
