@@ -118,6 +118,17 @@ def _rollup_serves(query: ReportQuery) -> bool:
     return all(name in _ROLLUP_COLUMNS for name in query.filters)
 
 
+def _chosen_sources_sql() -> str:
+    """The one export source counted for each account-day of a window (two %s: its start and end dates)."""
+    preference = " ".join(f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(SOURCE_PREFERENCE))
+    return f"""
+        SELECT DISTINCT ON (sub_account_id, day) sub_account_id, day, source
+        FROM {ExportDailyTotal._meta.db_table}
+        WHERE day >= %s AND day < %s
+        ORDER BY sub_account_id, day, CASE source {preference} ELSE 99 END
+    """
+
+
 def export_grouped_sql(
     query: ReportQuery,
     keys: list[str],
@@ -140,13 +151,7 @@ def export_grouped_sql(
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"
     basis = measure or _RECORD_BASIS[query.cost_basis]
-    preference = " ".join(f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(SOURCE_PREFERENCE))
-    chosen = f"""
-        SELECT DISTINCT ON (sub_account_id, day) sub_account_id, day, source
-        FROM {ExportDailyTotal._meta.db_table}
-        WHERE day >= %s AND day < %s
-        ORDER BY sub_account_id, day, CASE source {preference} ELSE 99 END
-    """
+    chosen = _chosen_sources_sql()
     select_keys = "".join(f"{expression} AS k{index}, " for index, expression in enumerate(keys))
     sql = f"""
         SELECT {select_keys}{period} AS period, r.billing_currency AS currency, SUM({basis}) AS cost,
@@ -166,13 +171,7 @@ def _rollup_grouped_sql(
     period = f"date_trunc('{_STEP_SQL[query.step]}', r.day)::date" if query.step else "NULL::date"
     basis = _RECORD_BASIS[query.cost_basis]
     missing = "SUM(r.list_cost_missing)" if query.cost_basis == "list" else "0"
-    preference = " ".join(f"WHEN '{source}' THEN {rank}" for rank, source in enumerate(SOURCE_PREFERENCE))
-    chosen = f"""
-        SELECT DISTINCT ON (sub_account_id, day) sub_account_id, day, source
-        FROM {ExportDailyTotal._meta.db_table}
-        WHERE day >= %s AND day < %s
-        ORDER BY sub_account_id, day, CASE source {preference} ELSE 99 END
-    """
+    chosen = _chosen_sources_sql()
     select_keys = "".join(f"{expression} AS k{index}, " for index, expression in enumerate(keys))
     sql = f"""
         SELECT {select_keys}{period} AS period, r.billing_currency AS currency, SUM({basis}) AS cost,
