@@ -57,7 +57,7 @@ def wait_until_served(process: subprocess.Popen, url: str, log: Path) -> None:
         try:
             fetch(url)
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # a worker still starting on a loaded machine
             time.sleep(0.3)
     pytest.fail(f"nothing answered {url} within 90 s:\n{log.read_text()[-3000:]}")
 
