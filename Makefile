@@ -41,7 +41,7 @@ check:
 	$(PY) -m pytest -n $(or $(PYTEST_WORKERS),3) $(PYTEST_ARGS)
 
 bench: $(INSTALLED)
-	$(DEVSTACK) exec -- bash -c 'for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done'
+	$(DEVSTACK) exec -- bash -c 'for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done'
 
 format: $(INSTALLED)
 	$(VENV)/bin/ruff format .

@@ -31,7 +31,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -42,6 +41,9 @@ import pyarrow.csv as pa_csv
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._scratch import server_execute, with_database  # noqa: E402 - needs the repository root on sys.path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from finops.allocation.engine import ROW_COLUMNS, allocate  # noqa: E402 - needs the repository root on sys.path
@@ -449,18 +451,6 @@ def database_report(results: dict, rows: int, requests: int) -> None:
     print(f"VERDICT: TARGETS MISSED ({len(missed)} of {len(checks)})" if missed else "VERDICT: all targets met")
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _server_execute(server_url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "engine", "database"), default="all")
@@ -474,16 +464,16 @@ def main() -> int:
         print("== database: /api/v1/allocations and /api/v1/costs by tag:team over a year of billing rows")
         os.environ.setdefault("DEBUG", "true")  # a development run, as `make bench` runs it: the built-in key
         server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-        _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
-        _server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
-        os.environ["DATABASE_URL"] = _with_database(server_url, SCRATCH_DATABASE)  # read by config.settings
+        server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+        server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
+        os.environ["DATABASE_URL"] = with_database(server_url, SCRATCH_DATABASE)  # read by config.settings
         try:
             database_part(arguments.resources, arguments.requests)
         finally:
             from django.db import connections
 
             connections.close_all()
-            _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+            server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
     return 0
 
 

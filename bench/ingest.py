@@ -20,11 +20,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._scratch import server_execute, with_database  # noqa: E402 - needs the repository root on sys.path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 ROWS = 1_000_000
@@ -171,18 +173,6 @@ def _resource_id(service: str, number: int, region: str, account: str) -> str:
 
 
 # --- the database ------------------------------------------------------------------------------
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _server_execute(server_url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
 def _timed_copy(table: str, columns: str, payload: bytes) -> float:
     """Seconds for one COPY of `payload` into an empty `table`, committed, as the importer commits."""
     from django.db import connection, transaction
@@ -290,9 +280,9 @@ def _max_rss_mib() -> float:
 # --- the run -----------------------------------------------------------------------------------
 def main() -> None:
     server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    scratch_url = _with_database(server_url, SCRATCH_DATABASE)
-    _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
-    _server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
+    scratch_url = with_database(server_url, SCRATCH_DATABASE)
+    server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+    server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
     os.environ["DATABASE_URL"] = scratch_url  # read by config.settings at setup, and by the child
     try:
         with tempfile.TemporaryDirectory(prefix="costplane-bench-") as folder:
@@ -301,7 +291,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        _server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+        server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
 
 
 def _benchmark(path: Path) -> None:
