@@ -6,7 +6,7 @@ from finops.models.billing import CostExplorerRecord, CostRecord, ExportDailyTot
 from finops.models.billing_periods import BillingPeriod, BillingPeriodReallocation, BillingRestatement
 from finops.models.budgets import Budget, BudgetCrossing, BudgetThreshold
 from finops.models.notifications import CeleryTaskCount, Channel, Notification
-from finops.models.rollups import CostDailyRollup, CostRollupState
+from finops.models.rollups import CostDailyRollup, CostRollupState, CostTagRollup
 from finops.models.teams import Team, TeamMembership, WorkerHeartbeat
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "CostAnomaly",
     "CostAnomalyIncident",
     "CostDailyRollup",
+    "CostTagRollup",
     "CostExplorerRecord",
     "CostRecord",
     "CostRollupState",

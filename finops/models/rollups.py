@@ -48,6 +48,46 @@ class CostDailyRollup(models.Model):
         return f"{self.day} {self.sub_account_id} {self.service_name} {self.billed_cost}"
 
 
+class CostTagRollup(models.Model):
+    """The daily rollup summed once more, per tag key: for each (source, billing account, billing period, account,
+    provider, charge category, currency) and each of the rollup's tag keys, the cost per value of that key (null:
+    the lines lack it), per day (`grain` "day") and per calendar month (`grain` "month", `period` its first day).
+
+    A few hundred rows a day where the daily rollup has one per service, region and usage type too: reports that
+    group by one tag key and filter by nothing else it lacks (allocation by team over a year) read it instead.
+    Rebuilt with the daily rollup, per scope, in the same transaction (finops.rollup_sql)."""
+
+    class Grain(models.TextChoices):
+        DAY = "day"
+        MONTH = "month"
+
+    grain = models.CharField(max_length=5, choices=Grain.choices)
+    period = models.DateField()
+    source = models.CharField(max_length=12, db_collation="C")
+    billing_account_id = models.TextField(db_collation="C")
+    billing_period_start = models.DateField()
+    sub_account_id = models.TextField()
+    provider_name = models.TextField(null=True)  # noqa: DJ001 - null and "" kept apart, as in CostRecord
+    charge_category = models.CharField(max_length=12)
+    billing_currency = models.CharField(max_length=3)
+    tag_key = models.TextField()
+    tag_value = models.TextField(null=True)  # noqa: DJ001 - the lines lack the key
+    billed_cost = models.DecimalField(**ROLLUP_MONEY)
+    effective_cost = models.DecimalField(**ROLLUP_MONEY)
+    list_cost = models.DecimalField(**ROLLUP_MONEY, null=True)
+    list_cost_missing = models.BigIntegerField(default=0, help_text="Lines without a list cost.")
+    lines = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["source", "billing_account_id", "billing_period_start"], name="cost_tag_rollup_scope"),
+            models.Index(fields=["tag_key", "grain", "period"], name="cost_tag_rollup_key_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.period} {self.tag_key}={self.tag_value} {self.billed_cost}"
+
+
 class CostRollupState(models.Model):
     """The one row saying which tag keys the rollup holds: COSTPLANE_ALLOCATION_TAG_KEYS when it was last rebuilt
     (`manage.py rollups_rebuild`). Reports serve a tag key from the rollup only when it is one of these."""

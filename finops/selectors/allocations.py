@@ -9,8 +9,19 @@ import pandas as pd
 from django.db import connection
 
 from finops.allocation.engine import ROW_COLUMNS
+from finops.allocation.rules import RowFilter, Rules
+from finops.models import CostRollupState
 from finops.reports import ReportQuery
-from finops.selectors.costs import ReportDataError, currency_of, export_grouped_sql
+from finops.selectors.costs import (
+    _ROLLUP_COLUMNS,
+    ReportDataError,
+    currency_of,
+    export_grouped_sql,
+    tag_rollup_column,
+    tag_rollup_filters_serve,
+    tag_rollup_grouped_sql,
+    tag_rollup_key_for,
+)
 
 # The columns a rule can look at, in ROW_COLUMNS order (period and cost come from the query).
 # Null text (FOCUS: no value) reads as "" here: the rules match on strings and pandas drops null group keys.
@@ -24,10 +35,60 @@ _GRAIN = (
     "r.tags",
 )
 _LINE_PERIOD = ("charge_period_start", "charge_period_end")
+# The rows' columns from the daily rollup (no resource) and from the tag rollup (one tag key; no service, region,
+# usage type or resource): what the rules see there.
+_ROLLUP_GRAIN = (*_GRAIN[:4], "''", *_GRAIN[5:])
+_ROLLUP_FILTER_FIELDS = frozenset({"account", "service", "region", "usage_type", "charge_category"})
+_TAG_ROLLUP_FILTER_FIELDS = frozenset({"account", "charge_category"})
+
+
+def _tag_keys_read(rules: Rules, keys: set[str]) -> set[str] | None:
+    """The stored tag keys whose values decide `keys` under the rules, or None when that cannot be told from a
+    fixed set (keys folded to lower case compare with every spelling)."""
+    if rules.fold_key_case:
+        return None
+    return {key for key in keys if key not in rules.aliases} | {
+        source for source, target in rules.aliases.items() if target in keys
+    }
+
+
+def _filters_within(filters: list[RowFilter], fields: frozenset[str]) -> bool:
+    return all(match.resource_pattern is None and set(match.values) <= fields for match in filters)
+
+
+def rows_source(query: ReportQuery, rules: Rules, aggregate: tuple[str, ...]) -> tuple[str, str | None]:
+    """Where allocation rows by `aggregate` under `rules` are read exactly: ("tags", key) from the tag rollup,
+    ("daily", None) from the daily rollup, or ("lines", None) from the billing lines.
+
+    A rollup serves when the keys, the query's filters and the filters of the rules that decide its tag keys
+    (virtual tags, shared costs) look only at columns it keeps, and every stored tag key they read is one it holds.
+    """
+    columns = {key for key in aggregate if not key.startswith("tag:")}
+    needed = {key[4:] for key in aggregate if key.startswith("tag:")} | {rule.key[4:] for rule in rules.shared_costs}
+    read = _tag_keys_read(rules, needed)
+    if read is None:
+        return "lines", None
+    matches = [rule.match for rule in rules.shared_costs]
+    matches += [virtual.match for virtual in rules.virtual_tags if virtual.key in needed]
+    single = read == needed and len(needed) <= 1 and columns <= _TAG_ROLLUP_FILTER_FIELDS
+    if single and tag_rollup_filters_serve(query) and _filters_within(matches, _TAG_ROLLUP_FILTER_FIELDS):
+        key = tag_rollup_key_for(needed)
+        if key is not None:
+            return "tags", key
+    held = set(CostRollupState.current_tag_keys())
+    kept = columns | set(query.filters) <= _ROLLUP_COLUMNS
+    if read <= held and kept and _filters_within(matches, _ROLLUP_FILTER_FIELDS):
+        return "daily", None
+    return "lines", None
 
 
 def allocation_rows_frame(
-    *, query: ReportQuery, resource_pattern: str | None = None, scopes: tuple[str, list] | None = None
+    *,
+    query: ReportQuery,
+    resource_pattern: str | None = None,
+    scopes: tuple[str, list] | None = None,
+    rules: Rules | None = None,
+    aggregate: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, str]:
     """One row per distinct (period, account, service, region, usage type, resource, charge category, tags).
 
@@ -35,12 +96,24 @@ def allocation_rows_frame(
     become rows, so a report that needs a few resources' lines (unit costs: endpoints and training jobs) does not
     group and read a year of every line; the currency and missing-cost checks still see every line of the window.
     `scopes`, an SQL condition (finops.selectors.billing_periods.scopes_where), keeps the rows of some billing periods.
+    With `rules` (and the report's `aggregate`), the rows come from a rollup when it holds all the rules and keys
+    look at (`rows_source`): fewer rows, the same sums.
     Returns the frame (ROW_COLUMNS; cost Decimal; tags dict) and the currency.
     """
     where, where_params = ("", []) if resource_pattern is None else (" AND r.resource_id ~* %s", [resource_pattern])
     if scopes is not None:
         where, where_params = where + scopes[0], [*where_params, *scopes[1]]
-    sql, params = export_grouped_sql(query, list(_GRAIN), [], where=where, where_params=where_params)
+    source, tag_key = ("lines", None) if rules is None or resource_pattern else rows_source(query, rules, aggregate)
+    if source == "tags":
+        grain = [tag_rollup_column("account"), "''", "''", "''", "''", "r.charge_category"]
+        tagged = any(key.startswith("tag:") for key in aggregate) or rules.shared_costs
+        grain.append("jsonb_build_object(r.tag_key, r.tag_value)" if tagged else "'{}'::jsonb")
+        sql, params = tag_rollup_grouped_sql(query, grain, tag_key, where=where, where_params=where_params)
+    else:
+        grain = list(_ROLLUP_GRAIN if source == "daily" else _GRAIN)
+        sql, params = export_grouped_sql(
+            query, grain, [], where=where, where_params=where_params, rollup=source == "daily"
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = cursor.fetchall()

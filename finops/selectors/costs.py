@@ -12,7 +12,7 @@ Sums are NUMERIC in Postgres and Decimal here: exact to the last digit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -24,6 +24,7 @@ from finops.models import (
     CostExplorerRecord,
     CostRecord,
     CostRollupState,
+    CostTagRollup,
     ExportDailyTotal,
 )
 from finops.reports import MONEY_CONTEXT, UNALLOCATED, ReportDataError, ReportQuery, currencies_error
@@ -95,10 +96,112 @@ def _filter_sql(query: ReportQuery, columns: dict[str, str]) -> tuple[str, list]
 
 
 def _export_rows_sql(query: ReportQuery) -> tuple[str, list]:
+    tag_key = _tag_rollup_key(query)
+    if tag_key is not None:
+        keys = [tag_rollup_column(key) for key in query.aggregate]
+        return tag_rollup_grouped_sql(query, keys, tag_key)
     keys, key_params = _key_sql(query, _RECORD_COLUMNS, "r.tags")
     if _rollup_serves(query):
         return export_grouped_sql(query, keys, key_params, rollup=True)
     return export_grouped_sql(query, keys, key_params)
+
+
+# What the tag rollup holds besides one tag key's value (finops.models.rollups.CostTagRollup).
+TAG_ROLLUP_COLUMNS = {
+    "account": "r.sub_account_id",
+    "provider": "r.provider_name",
+    "charge_category": "r.charge_category",
+    "currency": "r.billing_currency",
+}
+_TAG_VALUE = f"COALESCE(NULLIF(r.tag_value, ''), '{UNALLOCATED}')"
+
+
+def tag_rollup_column(key: str) -> str:
+    """The tag rollup's expression for a report key it holds (a tag key: the value of the rows' tag key)."""
+    return _TAG_VALUE if key.startswith("tag:") else f"COALESCE({TAG_ROLLUP_COLUMNS[key]}, '')"
+
+
+def tag_rollup_filters_serve(query: ReportQuery) -> bool:
+    return all(name in TAG_ROLLUP_COLUMNS for name in query.filters)
+
+
+def tag_rollup_key_for(tag_keys: set[str]) -> str | None:
+    """The tag key whose tag-rollup rows answer a read needing at most these tag keys (any key the rollup holds when
+    none is needed: each key's rows add up to every line), or None when the tag rollup cannot."""
+    if len(tag_keys) > 1:
+        return None
+    held = CostRollupState.current_tag_keys()
+    if tag_keys:
+        (key,) = tag_keys
+        return key if key in held else None
+    return held[0] if held else None
+
+
+def _tag_rollup_key(query: ReportQuery) -> str | None:
+    """The tag key of the tag-rollup rows that answer the report exactly, or None."""
+    if any(not key.startswith("tag:") and key not in TAG_ROLLUP_COLUMNS for key in query.aggregate):
+        return None
+    if not tag_rollup_filters_serve(query):
+        return None
+    return tag_rollup_key_for({key[4:] for key in query.aggregate if key.startswith("tag:")})
+
+
+def _whole_months(start: date, end: date) -> tuple[date, date]:
+    """The first and the end (exclusive) of the calendar months wholly inside [start, end); equal when none."""
+    first = start if start.day == 1 else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    last = end.replace(day=1)
+    return (first, last) if first < last else (first, first)
+
+
+def _one_source_per_account_day(start: date, end: date) -> bool:
+    """Whether no account-day in [start, end) has lines of two export formats (then month sums need no choosing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT EXISTS (SELECT 1 FROM {ExportDailyTotal._meta.db_table} WHERE day >= %s AND day < %s
+                               GROUP BY sub_account_id, day HAVING COUNT(DISTINCT source) > 1)""",
+            [start, end],
+        )
+        return not cursor.fetchone()[0]
+
+
+def tag_rollup_grouped_sql(
+    query: ReportQuery, keys: list[str], tag_key: str, *, where: str = "", where_params: list | None = None
+) -> tuple[str, list]:
+    """export_grouped_sql's select (k0..kN, period, currency, cost, missing) from the tag rollup's rows of
+    `tag_key` (`keys` are expressions over them, alias r): the calendar months wholly inside the window from its
+    month rows when the report's step allows and each account-day has one export format, the rest from its day
+    rows with the export format chosen per account-day, as every read does."""
+    filters, filter_params = _filter_sql(query, TAG_ROLLUP_COLUMNS)
+    first, last = _whole_months(query.start, query.end)
+    if query.step not in (None, "month") or first == last or not _one_source_per_account_day(first, last):
+        first = last = query.end
+    basis = _RECORD_BASIS[query.cost_basis]
+    missing = "r.list_cost_missing" if query.cost_basis == "list" else "0"
+    select_keys = "".join(f"{expression} AS k{index}, " for index, expression in enumerate(keys))
+    day_period = f"date_trunc('{_STEP_SQL[query.step]}', r.period::timestamp)::date" if query.step else "NULL::date"
+    month_period = "r.period" if query.step else "NULL::date"
+    measures = f"r.billing_currency AS currency, {basis} AS cost, {missing} AS missing"
+    table = CostTagRollup._meta.db_table
+    scope_params = [*filter_params, *(where_params or [])]
+    sql = f"""
+        SELECT {"".join(f"k{index}, " for index in range(len(keys)))}period, currency, SUM(cost) AS cost,
+               SUM(missing) AS missing
+        FROM (
+            SELECT {select_keys}{day_period} AS period, {measures}
+            FROM {table} r
+            JOIN ({_chosen_sources_sql()}) chosen
+              ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.period
+            WHERE r.grain = 'day' AND r.tag_key = %s AND r.period >= %s AND r.period < %s
+              AND NOT (r.period >= %s AND r.period < %s){filters}{where}
+            UNION ALL
+            SELECT {select_keys}{month_period} AS period, {measures}
+            FROM {table} r
+            WHERE r.grain = 'month' AND r.tag_key = %s AND r.period >= %s AND r.period < %s{filters}{where}
+        ) x
+        GROUP BY {", ".join([*(f"k{i}" for i in range(len(keys))), "period", "currency"])}
+    """
+    params = [query.start, query.end, tag_key, query.start, query.end, first, last, *scope_params]
+    return sql, [*params, tag_key, first, last, *scope_params]
 
 
 # What the daily rollup holds (finops.models.rollups): every key and filter of the lines but the resource.
@@ -147,7 +250,7 @@ def export_grouped_sql(
     start, end = _bounds(query)
     filters, filter_params = _filter_sql(query, _RECORD_COLUMNS)
     if rollup:
-        return _rollup_grouped_sql(query, keys, key_params, filters, filter_params)
+        return _rollup_grouped_sql(query, keys, key_params, filters + where, [*filter_params, *(where_params or [])])
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"
     basis = measure or _RECORD_BASIS[query.cost_basis]

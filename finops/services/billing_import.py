@@ -20,7 +20,7 @@ from django.utils import timezone
 from finops.aws.clients import aws_client
 from finops.aws.exports import downloaded, export_files
 from finops.importers import BillingFile, BillingFileError, BillingFormat, list_billing_files, open_billing_file
-from finops.models import CloudAccount, CostDailyRollup, CostRecord, ExportDailyTotal, IngestionRun
+from finops.models import CloudAccount, CostDailyRollup, CostRecord, CostTagRollup, ExportDailyTotal, IngestionRun
 from finops.models.accounts import account_id_validator
 from finops.services.billing_periods import billing_periods_record
 from finops.services.billing_writer import (
@@ -160,7 +160,8 @@ def billing_export_import(
             run.status = IngestionRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
-            table_statistics_refresh(tables=[*state.partitions_touched(), ExportDailyTotal, CostDailyRollup])
+            rollups = [CostDailyRollup, CostTagRollup]
+            table_statistics_refresh(tables=[*state.partitions_touched(), ExportDailyTotal, *rollups])
     except Exception as error:
         IngestionRun.objects.filter(pk=run.pk).update(
             status=IngestionRun.Status.FAILED,

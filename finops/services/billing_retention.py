@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from finops import partitions
-from finops.models import CostDailyRollup, ExportDailyTotal
+from finops.models import CostDailyRollup, CostTagRollup, ExportDailyTotal
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def billing_retention_apply(*, today: date | None = None, months: int | None = N
             partitions.partition_drop(cursor, month)
         totals, _ = ExportDailyTotal.objects.filter(billing_period_start__lt=cutoff).delete()
         CostDailyRollup.objects.filter(billing_period_start__lt=cutoff).delete()
+        CostTagRollup.objects.filter(billing_period_start__lt=cutoff).delete()
     if dropped:
         logger.info(
             "billing retention: dropped %d month(s) before %s (%s) and %d daily file totals",

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from finops.models import CostRollupState
-from finops.rollup_sql import ROLLUP, rollup_insert_sql, rollup_scopes_rebuild
+from finops.rollup_sql import ROLLUP, TAG_ROLLUP, rollup_scopes_rebuild, rollups_build_all
 
 
 def rollups_rebuild_scopes(cursor, scopes: Iterable[tuple[str, str, date]]) -> None:
@@ -29,11 +29,11 @@ def rollups_rebuild_all() -> int:
     """Rebuild the whole rollup with COSTPLANE_ALLOCATION_TAG_KEYS; returns its rows."""
     tag_keys = list(settings.COSTPLANE_ALLOCATION_TAG_KEYS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {ROLLUP} IN EXCLUSIVE MODE")  # imports wait; reports keep reading the old rows
+        # Imports wait; reports keep reading the old rows until the commit.
+        cursor.execute(f"LOCK TABLE {ROLLUP}, {TAG_ROLLUP} IN EXCLUSIVE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
-        insert, params = rollup_insert_sql(tag_keys, "TRUE")
-        cursor.execute(insert, params)
-        rows = cursor.rowcount
+        cursor.execute(f"DELETE FROM {TAG_ROLLUP}")
+        rows = rollups_build_all(cursor, tag_keys)
         state = CostRollupState.objects.select_for_update().order_by("pk").first() or CostRollupState()
         state.tag_keys, state.rebuilt_at = tag_keys, timezone.now()
         state.save()

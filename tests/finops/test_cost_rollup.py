@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finops.models import CostDailyRollup, CostRecord, CostRollupState, ExportDailyTotal
+from finops.models import CostDailyRollup, CostRecord, CostRollupState, CostTagRollup, ExportDailyTotal
 from finops.rollup_sql import GROUPED as ROLLUP_COLUMNS
 from finops.services.billing_import import billing_export_import
 from tests.finops.importers.support import FOCUS_HEADER, focus_row, write_csv
@@ -41,6 +41,38 @@ def raw_grouped(tag_keys: list[str]) -> list[tuple]:
             f" count(*) FROM finops_costrecord GROUP BY day, {GROUPED}, t"
         )
         return sorted(cursor.fetchall(), key=repr)
+
+
+TAG_GROUPED = (
+    "source, billing_account_id, billing_period_start, sub_account_id, provider_name, charge_category, billing_currency"
+)
+
+
+def tag_rollup_rows() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT grain, period, {TAG_GROUPED}, tag_key, tag_value, billed_cost, effective_cost, list_cost,"
+            " list_cost_missing, lines FROM finops_costtagrollup"
+        )
+        return sorted(cursor.fetchall(), key=repr)
+
+
+def raw_tag_grouped(tag_keys: list[str]) -> list[tuple]:
+    """The tag rollup's sums straight from the lines, per day and per month, for each tag key."""
+    rows = []
+    with connection.cursor() as cursor:
+        day = "(charge_period_start AT TIME ZONE 'UTC')::date"
+        month = "date_trunc('month', charge_period_start AT TIME ZONE 'UTC')::date"
+        for grain, period in (("day", day), ("month", month)):
+            for key in tag_keys:
+                cursor.execute(
+                    f"SELECT %s, {period} AS p, {TAG_GROUPED}, %s, tags ->> %s AS v, sum(billed_cost),"
+                    " sum(effective_cost), sum(list_cost), count(*) FILTER (WHERE list_cost IS NULL), count(*)"
+                    f" FROM finops_costrecord GROUP BY p, {TAG_GROUPED}, v",
+                    [grain, key, key],
+                )
+                rows += cursor.fetchall()
+    return sorted(rows, key=repr)
 
 
 line = st.fixed_dictionaries(
@@ -91,7 +123,8 @@ def test_the_rollup_equals_a_group_by_of_the_lines_after_any_imports_and_re_impo
             lines = [{**item, "cost": item["cost"] + 1} for item in deliveries[number - 1][::2]] or lines
         billing_export_import(location=str(focus_file(tmp_path / f"delivery-{number}.csv", lines)))
         assert rollup_rows() == raw_grouped(tag_keys)
-    assert CostDailyRollup.objects.exists()
+        assert tag_rollup_rows() == raw_tag_grouped(tag_keys)
+    assert CostDailyRollup.objects.exists() and CostTagRollup.objects.exists()
 
 
 @pytest.fixture
@@ -105,13 +138,16 @@ def two_months(tmp_path, db):
     billing_export_import(location=str(focus_file(tmp_path / "two-months.csv", lines)))
 
 
-def costs(client, **params) -> tuple[dict, list[str]]:
+TABLES = ("finops_costdailyrollup", "finops_costtagrollup", "finops_costrecord")
+
+
+def costs(client, path="/api/v1/costs", **params) -> tuple[dict, list[str]]:
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/costs", {"window": "2026-01-01,2026-03-01", **params})
+        response = client.get(path, {"window": "2026-01-01,2026-03-01", **params})
     assert response.status_code == 200, response.content
     tables = [
-        name for query in queries.captured_queries for name in ("finops_costdailyrollup", "finops_costrecord")
-        if f'{name} ' in query["sql"] or f'"{name}"' in query["sql"]
+        name for query in queries.captured_queries for name in TABLES
+        if f"{name} " in query["sql"] or f'"{name}"' in query["sql"]
     ]  # fmt: skip
     return response.json(), tables
 
@@ -121,11 +157,15 @@ def totals(body: dict) -> dict:
             for item in body["items"]}  # fmt: skip
 
 
-@pytest.mark.parametrize("aggregate", ["service", "tag:team", "account", "charge_category", "provider"])
-def test_reports_the_rollup_holds_read_it_and_not_the_lines(two_months, viewer_api, aggregate):
+@pytest.mark.parametrize(
+    ("aggregate", "rollup"),
+    [("service", "finops_costdailyrollup"), ("tag:team", "finops_costtagrollup"), ("account", "finops_costtagrollup"),
+     ("charge_category", "finops_costtagrollup"), ("provider", "finops_costtagrollup")],
+)  # fmt: skip
+def test_reports_the_rollup_holds_read_it_and_not_the_lines(two_months, viewer_api, aggregate, rollup):
     body, tables = costs(viewer_api, aggregate=aggregate)
 
-    assert "finops_costdailyrollup" in tables and "finops_costrecord" not in tables
+    assert rollup in tables and "finops_costrecord" not in tables
     # The same report from the lines: a key the rollup lacks (the resource) forces them.
     raw, raw_tables = costs(viewer_api, aggregate=[aggregate, "resource"])
     assert "finops_costrecord" in raw_tables
@@ -136,6 +176,7 @@ def test_resource_keys_and_other_tag_keys_read_the_lines(two_months, viewer_api)
     for aggregate in ("resource", "tag:owner"):
         body, tables = costs(viewer_api, aggregate=aggregate)
         assert "finops_costrecord" in tables and "finops_costdailyrollup" not in tables
+        assert "finops_costtagrollup" not in tables
     owners = totals(costs(viewer_api, aggregate="tag:owner")[0])
     assert set(owners) == {("ana",), ("__unallocated__",)}
 
@@ -148,6 +189,7 @@ def test_rebuilding_with_new_tag_keys_serves_them_from_the_rollup_with_the_same_
         after, tables = costs(viewer_api, aggregate="tag:owner")
 
     assert CostRollupState.current_tag_keys() == ["owner"]
-    assert "finops_costdailyrollup" in tables and "finops_costrecord" not in tables
+    assert "finops_costtagrollup" in tables and "finops_costrecord" not in tables
     assert after["items"] == before["items"] and after["total"] == before["total"]
     assert rollup_rows() == raw_grouped(["owner"])
+    assert tag_rollup_rows() == raw_tag_grouped(["owner"])
