@@ -10,3 +10,20 @@ class CapacityConfig(AppConfig):
         # start): services name tasks by their registered name, and with CELERY_TASK_ALWAYS_EAGER a named task
         # runs inline only when this process knows it.
         from capacity import tasks  # noqa: F401
+        from finops.signals import billing_months_dropped, billing_scopes_rebuilt
+
+        # Idle GPU cost follows the billing lines it comes from, in the transaction that changed them.
+        billing_scopes_rebuilt.connect(_idle_costs_scopes, dispatch_uid="capacity-idle-costs-scopes")
+        billing_months_dropped.connect(_idle_costs_months, dispatch_uid="capacity-idle-costs-months")
+
+
+def _idle_costs_scopes(sender, *, cursor, scopes, **kwargs) -> None:
+    from capacity.services.idle_costs import idle_costs_rebuild_scopes
+
+    idle_costs_rebuild_scopes(cursor, scopes)
+
+
+def _idle_costs_months(sender, *, cursor, before, **kwargs) -> None:
+    from capacity.services.idle_costs import idle_costs_drop_before
+
+    idle_costs_drop_before(cursor, before)

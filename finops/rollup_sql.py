@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from finops.signals import billing_scopes_rebuilt
+
 ROLLUP = "finops_costdailyrollup"
 TAG_ROLLUP = "finops_costtagrollup"
 RECORDS = "finops_costrecord"
@@ -87,12 +89,13 @@ def tag_rollup_months_sql(where: str) -> str:
 
 def rollup_scopes_rebuild(cursor, scopes: Iterable[tuple[str, str, date]], tag_keys: list[str]) -> None:
     """Replace the rollup rows of each (source, billing account, billing period) by a GROUP BY of its lines, and
-    the tag rollup's rows of the scope by a GROUP BY of those."""
+    the tag rollup's rows of the scope by a GROUP BY of those; then tells `billing_scopes_rebuilt`'s listeners."""
     scope_where = "r.source = %s AND r.billing_account_id = %s AND r.billing_period_start = %s"
     insert, params = rollup_insert_sql(tag_keys, scope_where)
     tag_insert, tag_params = tag_rollup_insert_sql(tag_keys, scope_where)
     months = tag_rollup_months_sql(scope_where)
-    for scope in sorted(scopes):
+    scopes = sorted(scopes)
+    for scope in scopes:
         for table in (ROLLUP, TAG_ROLLUP):
             cursor.execute(
                 f"DELETE FROM {table} WHERE source = %s AND billing_account_id = %s AND billing_period_start = %s",
@@ -101,6 +104,7 @@ def rollup_scopes_rebuild(cursor, scopes: Iterable[tuple[str, str, date]], tag_k
         cursor.execute(insert, [*params, *scope])
         cursor.execute(tag_insert, [*tag_params, *scope])
         cursor.execute(months, list(scope))
+    billing_scopes_rebuilt.send(sender=None, cursor=cursor, scopes=set(scopes))
 
 
 def rollups_build_all(cursor, tag_keys: list[str]) -> int:
@@ -111,4 +115,5 @@ def rollups_build_all(cursor, tag_keys: list[str]) -> int:
     tag_insert, tag_params = tag_rollup_insert_sql(tag_keys, "TRUE")
     cursor.execute(tag_insert, tag_params)
     cursor.execute(tag_rollup_months_sql("TRUE"))
+    billing_scopes_rebuilt.send(sender=None, cursor=cursor, scopes=None)
     return rows

@@ -1,4 +1,5 @@
 from capacity.models.demand import GpuDemandDay, GpuDemandForecast, GpuPeakDay
+from capacity.models.idle import IdleGpuCostDaily
 from capacity.models.inventory import InstanceTypeInfo, Resource
 from capacity.models.policies import Policy
 from capacity.models.prices import Price, ServiceQuota
@@ -19,6 +20,7 @@ __all__ = [
     "GpuDemandDay",
     "GpuDemandForecast",
     "GpuPeakDay",
+    "IdleGpuCostDaily",
     "InstanceTypeInfo",
     "Policy",
     "Price",

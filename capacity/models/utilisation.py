@@ -1,9 +1,36 @@
 from __future__ import annotations
 
-from django.db import models
+from django.db import connection, models, transaction
 
 # Percentages and counts from CloudWatch, kept exactly as decimals (no float drift on re-reads).
 MEASURE = {"max_digits": 28, "decimal_places": 8}
+
+
+class UtilisationHourQuerySet(models.QuerySet):
+    """GPU hours written through the ORM (collection, tests) rebuild the idle GPU cost of the lines over them
+    (capacity.services.idle_costs), in the same transaction."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            _idle_costs_rebuild([row for row in objs if row.metric == UtilisationHour.Metric.GPU])
+        return created
+
+
+def _idle_costs_rebuild(rows) -> None:
+    if not rows:
+        return
+    from capacity.models.inventory import Resource
+    from capacity.services.idle_costs import idle_costs_rebuild_resources
+
+    resource_ids = list(
+        Resource.objects.filter(pk__in={row.resource_id for row in rows}).values_list("resource_id", flat=True)
+    )
+    with connection.cursor() as cursor:
+        idle_costs_rebuild_resources(
+            cursor, resource_ids=resource_ids, start=min(row.hour for row in rows), end=max(row.hour for row in rows)
+        )
 
 
 class UtilisationHour(models.Model):
@@ -29,6 +56,8 @@ class UtilisationHour(models.Model):
     total = models.DecimalField(**MEASURE, null=True, blank=True)
     sample_count = models.DecimalField(**MEASURE, null=True, blank=True)
 
+    objects = UtilisationHourQuerySet.as_manager()
+
     class Meta:
         ordering = ["resource", "metric", "variant", "hour"]
         constraints = [
@@ -37,6 +66,12 @@ class UtilisationHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_id} {self.metric} {self.variant} {self.hour:%Y-%m-%d %H:00}"
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if self.metric == UtilisationHour.Metric.GPU:
+                _idle_costs_rebuild([self])
 
     @property
     def missing(self) -> bool:

@@ -13,12 +13,13 @@ from datetime import date
 
 import pandas as pd
 
-from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids, unit_costs_for_query, unit_costs_for_steps
-from finops.allocation.engine import ROW_COLUMNS, allocate, idle_costs
+from capacity.models import IdleGpuCostDaily
+from capacity.selectors.metering import unit_costs_for_query, unit_costs_for_steps
+from finops.allocation.engine import ROW_COLUMNS, allocate
 from finops.allocation.rules import Rules
 from finops.reports import ReportQuery, money_sum, report_query_parse
 from finops.selectors.allocation_rules import allocation_rules_current, allocation_rules_of_version
-from finops.selectors.allocations import allocation_rows_frame, resource_lines_frame
+from finops.selectors.allocations import allocation_rows_frame, daily_table_rows_frame
 from finops.selectors.billing_periods import final_period_rules_versions, scopes_where
 from finops.selectors.costs import currency_of
 from finops.selectors.reports import ReportParams
@@ -35,14 +36,10 @@ class AllocationReport:
 
 
 def idle_lines_frame(*, query: ReportQuery, scopes: tuple[str, list] | None = None) -> pd.DataFrame | None:
-    """The billing lines' idle GPU parts (finops.allocation.engine.idle_costs) in ROW_COLUMNS, or None without any."""
-    resource_ids = gpu_resource_ids()
-    lines = resource_lines_frame(query=query, resource_ids=resource_ids, scopes=scopes)
-    if lines.empty:
-        return None
-    hours = gpu_hours_frame(resource_ids=resource_ids, start=query.start, end=query.end)
-    idle = lines.assign(cost=idle_costs(lines, hours))
-    return idle[list(ROW_COLUMNS)]
+    """The idle GPU parts of the billing lines (finops.allocation.engine.idle_costs) in ROW_COLUMNS, from the idle
+    GPU cost per day (capacity.models.IdleGpuCostDaily), or None without any."""
+    idle = daily_table_rows_frame(query=query, table=IdleGpuCostDaily._meta.db_table, scopes=scopes)
+    return None if idle.empty else idle
 
 
 def allocation_report(*, params: ReportParams, today: date) -> AllocationReport:

@@ -23,7 +23,8 @@ from finops.selectors.costs import (
     tag_rollup_key_for,
 )
 
-# The columns a rule can look at, in ROW_COLUMNS order (period and cost come from the query).
+# The columns a rule can look at, in ROW_COLUMNS order (period and cost come from the query). Also the columns of
+# capacity's idle GPU cost per day, which has the lines' names.
 # Null text (FOCUS: no value) reads as "" here: the rules match on strings and pandas drops null group keys.
 _GRAIN = (
     "r.sub_account_id",
@@ -135,8 +136,28 @@ def allocation_rows_frame(
         columns=["period", *ROW_COLUMNS[1:]],
     )
     frame = frame[list(ROW_COLUMNS)]
-    frame["tags"] = _tags_read(frame["tags"])
+    frame["tags"] = tags_read(frame["tags"])
     return frame, currency
+
+
+def daily_table_rows_frame(*, query: ReportQuery, table: str, scopes: tuple[str, list] | None = None) -> pd.DataFrame:
+    """Rows (ROW_COLUMNS, cost Decimal, tags dict) from `table`, a table with the daily rollup's columns plus the
+    resource and every tag of the lines (capacity's idle GPU cost per day), grouped as allocation_rows_frame
+    groups the lines; `scopes` as there."""
+    where, where_params = scopes or ("", [])
+    sql, params = export_grouped_sql(
+        query, list(_GRAIN), [], where=where, where_params=where_params, rollup=True, table=table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = [record for record in cursor.fetchall() if record[-2] is not None]
+    frame = pd.DataFrame(
+        [(record[len(_GRAIN)], *record[: len(_GRAIN)], record[-2]) for record in records],
+        columns=["period", *ROW_COLUMNS[1:]],
+    )
+    frame = frame[list(ROW_COLUMNS)]
+    frame["tags"] = tags_read(frame["tags"])
+    return frame
 
 
 def resource_lines_frame(
@@ -168,7 +189,7 @@ def resource_lines_frame(
         ],
         columns=["period", *ROW_COLUMNS[1:], "start", "end"],
     )
-    frame["tags"] = _tags_read(frame["tags"])
+    frame["tags"] = tags_read(frame["tags"])
     for name in ("start", "end"):
         frame[name] = pd.to_datetime(frame[name].astype("int64"), unit="us", utc=True).dt.as_unit("ns")
     return frame[[*ROW_COLUMNS, "start", "end"]]
@@ -192,11 +213,11 @@ def usage_quantity_frame(*, query: ReportQuery) -> pd.DataFrame:
         [(record[width], *record[:width], record[-2]) for record in records],
         columns=["period", "account", "service", "region", "usage_type", "tags", "pricing_unit", "quantity"],
     )
-    frame["tags"] = _tags_read(frame["tags"])
+    frame["tags"] = tags_read(frame["tags"])
     return frame
 
 
-def _tags_read(tags: pd.Series) -> pd.Series:
+def tags_read(tags: pd.Series) -> pd.Series:
     """Tags as dicts (Django reads jsonb as text; the rules want dicts), each distinct text parsed once: rows with
     the same tags share one dict, which nothing may change."""
     parsed: dict[str, dict] = {}

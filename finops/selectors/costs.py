@@ -241,16 +241,20 @@ def export_grouped_sql(
     where_params: list | None = None,
     measure: str | None = None,
     rollup: bool = False,
+    table: str | None = None,
 ) -> tuple[str, list]:
     """SQL summing the report's cost basis over the export rows it may count, grouped by `keys` + period.
 
     Selects k0..kN, period, currency, cost, missing (rows without the cost basis, e.g. no list cost). With
-    `rollup`, from the daily rollup instead of the lines (the same sums: `_rollup_serves` says when it can).
+    `rollup`, from the daily rollup instead of the lines (the same sums: `_rollup_serves` says when it can), or from
+    `table`, a table with the rollup's columns (capacity's idle GPU cost per day).
     """
     start, end = _bounds(query)
     filters, filter_params = _filter_sql(query, _RECORD_COLUMNS)
     if rollup:
-        return _rollup_grouped_sql(query, keys, key_params, filters + where, [*filter_params, *(where_params or [])])
+        return _rollup_grouped_sql(
+            query, keys, key_params, filters + where, [*filter_params, *(where_params or [])], table=table
+        )
     day = "(r.charge_period_start AT TIME ZONE 'UTC')::date"
     period = f"date_trunc('{_STEP_SQL[query.step]}', {day})::date" if query.step else "NULL::date"
     basis = measure or _RECORD_BASIS[query.cost_basis]
@@ -269,7 +273,7 @@ def export_grouped_sql(
 
 
 def _rollup_grouped_sql(
-    query: ReportQuery, keys: list[str], key_params: list, filters: str, filter_params: list
+    query: ReportQuery, keys: list[str], key_params: list, filters: str, filter_params: list, table: str | None
 ) -> tuple[str, list]:
     period = f"date_trunc('{_STEP_SQL[query.step]}', r.day)::date" if query.step else "NULL::date"
     basis = _RECORD_BASIS[query.cost_basis]
@@ -279,7 +283,7 @@ def _rollup_grouped_sql(
     sql = f"""
         SELECT {select_keys}{period} AS period, r.billing_currency AS currency, SUM({basis}) AS cost,
                {missing} AS missing
-        FROM {CostDailyRollup._meta.db_table} r
+        FROM {table or CostDailyRollup._meta.db_table} r
         JOIN ({chosen}) chosen
           ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.day
         WHERE r.day >= %s AND r.day < %s{filters}

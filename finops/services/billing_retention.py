@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from finops import partitions
 from finops.models import CostDailyRollup, CostTagRollup, ExportDailyTotal
+from finops.signals import billing_months_dropped
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def billing_retention_apply(*, today: date | None = None, months: int | None = N
         totals, _ = ExportDailyTotal.objects.filter(billing_period_start__lt=cutoff).delete()
         CostDailyRollup.objects.filter(billing_period_start__lt=cutoff).delete()
         CostTagRollup.objects.filter(billing_period_start__lt=cutoff).delete()
+        billing_months_dropped.send(sender=None, cursor=cursor, before=cutoff)
     if dropped:
         logger.info(
             "billing retention: dropped %d month(s) before %s (%s) and %d daily file totals",
