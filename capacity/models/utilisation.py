@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
+
+from capacity.signals import gpu_hours_stored
 
 # Percentages and counts from CloudWatch, kept exactly as decimals (no float drift on re-reads).
 MEASURE = {"max_digits": 28, "decimal_places": 8}
@@ -19,18 +21,8 @@ class UtilisationHourQuerySet(models.QuerySet):
 
 
 def _idle_costs_rebuild(rows) -> None:
-    if not rows:
-        return
-    from capacity.models.inventory import Resource
-    from capacity.services.idle_costs import idle_costs_rebuild_resources
-
-    resource_ids = list(
-        Resource.objects.filter(pk__in={row.resource_id for row in rows}).values_list("resource_id", flat=True)
-    )
-    with connection.cursor() as cursor:
-        idle_costs_rebuild_resources(
-            cursor, resource_ids=resource_ids, start=min(row.hour for row in rows), end=max(row.hour for row in rows)
-        )
+    if rows:
+        gpu_hours_stored.send(sender=UtilisationHour, rows=rows)
 
 
 class UtilisationHour(models.Model):
