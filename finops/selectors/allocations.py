@@ -131,13 +131,32 @@ def allocation_rows_frame(
         raise ReportDataError(
             "cost_basis", "The data in this window has no list cost (ListCost / public on-demand cost)."
         )
+    return _rows_frame(priced, len(_GRAIN)), currency
+
+
+def untagged_lines_frame(*, query: ReportQuery, rules: Rules, key: str) -> pd.DataFrame | None:
+    """The lines (ROW_COLUMNS) that may lack tag `key` after the rules: those whose stored tags hold none of the keys
+    the rules read it from (a rule can add the key, never take it away), or None when the rules read it from keys
+    no fixed set names (folded case). Tag coverage's top untagged resources need these lines only."""
+    read = _tag_keys_read(rules, {key})
+    if read is None:
+        return None
+    where = "".join(" AND COALESCE(r.tags ->> %s, '') = ''" for _ in sorted(read))
+    sql, params = export_grouped_sql(query, list(_GRAIN), [], where=where, where_params=sorted(read))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = [record for record in cursor.fetchall() if record[-2] is not None]
+    return _rows_frame(records, len(_GRAIN))
+
+
+def _rows_frame(records: list[tuple], width: int) -> pd.DataFrame:
+    """ROW_COLUMNS from export_grouped_sql's records over the grain (priced records only)."""
     frame = pd.DataFrame(
-        [(record[len(_GRAIN)], *record[: len(_GRAIN)], record[-2]) for record in priced],
-        columns=["period", *ROW_COLUMNS[1:]],
+        [(record[width], *record[:width], record[-2]) for record in records], columns=["period", *ROW_COLUMNS[1:]]
     )
     frame = frame[list(ROW_COLUMNS)]
     frame["tags"] = tags_read(frame["tags"])
-    return frame, currency
+    return frame
 
 
 def daily_table_rows_frame(*, query: ReportQuery, table: str, scopes: tuple[str, list] | None = None) -> pd.DataFrame:
@@ -151,13 +170,7 @@ def daily_table_rows_frame(*, query: ReportQuery, table: str, scopes: tuple[str,
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = [record for record in cursor.fetchall() if record[-2] is not None]
-    frame = pd.DataFrame(
-        [(record[len(_GRAIN)], *record[: len(_GRAIN)], record[-2]) for record in records],
-        columns=["period", *ROW_COLUMNS[1:]],
-    )
-    frame = frame[list(ROW_COLUMNS)]
-    frame["tags"] = tags_read(frame["tags"])
-    return frame
+    return _rows_frame(records, len(_GRAIN))
 
 
 def resource_lines_frame(

@@ -18,7 +18,7 @@ import pandas as pd
 from finops.allocation.coverage import tag_coverage, untagged_resources
 from finops.reports import ReportQuery, ReportQueryError, money_sum, report_query_parse
 from finops.selectors.allocation_rules import allocation_rules_current
-from finops.selectors.allocations import allocation_rows_frame
+from finops.selectors.allocations import allocation_rows_frame, rows_source, untagged_lines_frame
 from finops.selectors.costs import CostRow, cost_rows, currency_of
 
 ReportParams = Mapping[str, Sequence[str]]
@@ -63,12 +63,17 @@ def tag_coverage_report(*, params: ReportParams, key: str, today: date, top: int
     daily = {name: values for name, values in params.items() if name != "aggregate"}
     query = report_query_parse({**daily, "step": ["day"]}, today=today)
     version, rules = allocation_rules_current()
-    frame, currency = allocation_rows_frame(query=query)
+    # Coverage from the rollups when the rules allow; the top untagged resources from the lines that may lack the key.
+    frame, currency = allocation_rows_frame(query=query, rules=rules, aggregate=(f"tag:{key}",))
+    if rows_source(query, rules, (f"tag:{key}",))[0] == "lines":
+        lacking = frame
+    else:
+        lacking = untagged_lines_frame(query=query, rules=rules, key=key)
     return TagCoverageReport(
         query=query,
         key=key,
         rules_version=version,
         currency=currency,
         coverage=tag_coverage(frame, key=key, rules=rules),
-        untagged=untagged_resources(frame, key=key, rules=rules, top=top),
+        untagged=untagged_resources(lacking, key=key, rules=rules, top=top),
     )

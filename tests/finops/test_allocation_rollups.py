@@ -225,3 +225,28 @@ def test_rules_that_match_services_read_the_daily_rollup_and_still_no_lines(quar
     # Support (tagged search) is shared across the teams with direct cost: vision alone (untagged EC2 gets none).
     support = sum(record.billed_cost for record in CostRecord.objects.filter(service_name="AWS Support"))
     assert support > 0 and shared == {"vision": support, "__unallocated__": Decimal(0)}
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(line, min_size=1, max_size=30),
+    rules_name=st.sampled_from(sorted(RULES)),
+    window=st.sampled_from(["2026-01-01,2026-04-01", "2026-01-10,2026-03-20"]),
+    key=st.sampled_from(["team", "project", "owner"]),
+)
+def test_tag_coverage_from_the_rollups_equals_tag_coverage_from_the_lines(tmp_path, lines, rules_name, window, key):
+    from finops.allocation.coverage import tag_coverage, untagged_resources
+    from finops.selectors.reports import tag_coverage_report
+
+    CostRecord.objects.all().delete()
+    ExportDailyTotal.objects.all().delete()
+    billing_export_import(location=str(focus_file(tmp_path / "lines.csv", lines)))
+    allocation_rules_publish(document=RULES[rules_name], user=None)
+    rules = rules_parse(RULES[rules_name])
+
+    report = tag_coverage_report(params={"window": [window]}, key=key, today=date(2026, 6, 1))
+    frame, _ = allocation_rows_frame(query=report.query)
+
+    assert report.coverage.to_dict("records") == tag_coverage(frame, key=key, rules=rules).to_dict("records")
+    assert report.untagged.to_dict("records") == untagged_resources(frame, key=key, rules=rules).to_dict("records")
