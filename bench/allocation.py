@@ -270,7 +270,7 @@ def billing_year_load(resource_count: int) -> int:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from finops.models import CloudAccount, CostDailyRollup, CostRecord, ExportDailyTotal, IngestionRun
+    from finops.models import CloudAccount, CostDailyRollup, CostRecord, CostTagRollup, ExportDailyTotal, IngestionRun
     from finops.partitions import partitions_ensure
     from finops.services.billing_periods import billing_periods_record
     from finops.services.billing_writer import COPY_COLUMNS
@@ -302,7 +302,7 @@ def billing_year_load(resource_count: int) -> int:
             f" FROM {CostRecord._meta.db_table} GROUP BY 1, 2, 3, 4, 5, 8"
         )
         scopes = [("focus", PAYER, date(YEAR, month, 1)) for month in range(1, 13)]
-        rollups_rebuild_scopes(cursor, scopes)  # the daily rollup, as each import rebuilds it for its scopes
+        rollups_rebuild_scopes(cursor, scopes)  # the daily and tag rollups, as each import rebuilds them
         billing_periods_record(
             scopes=scopes,
             merged={},
@@ -316,7 +316,7 @@ def billing_year_load(resource_count: int) -> int:
             status=IngestionRun.Status.SUCCEEDED, rows=rows, rows_inserted=rows, finished_at=timezone.now()
         )
     with connection.cursor() as cursor:  # a table that has been in use a while is vacuumed and analyzed
-        for model in (CostRecord, ExportDailyTotal, CostDailyRollup):
+        for model in (CostRecord, ExportDailyTotal, CostDailyRollup, CostTagRollup):
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     return rows
 
@@ -407,11 +407,13 @@ def database_part(resource_count: int, requests: int) -> None:
     print(f"loading {resource_count:,} resources x 365 days of {YEAR} with COPY (not timed) ...", flush=True)
     started = time.perf_counter()
     rows = billing_year_load(resource_count)
-    from finops.models import CostDailyRollup
+    from finops.models import CostDailyRollup, CostTagRollup
 
     print(
         f"{rows:,} rows loaded in {time.perf_counter() - started:.0f} s;"
-        f" the daily rollup holds {CostDailyRollup.objects.count():,} rows",
+        f" the daily rollup holds {CostDailyRollup.objects.count():,} rows, the tag rollup"
+        f" {CostTagRollup.objects.filter(grain='day').count():,} day and"
+        f" {CostTagRollup.objects.filter(grain='month').count():,} month rows",
         flush=True,
     )
     viewer = get_user_model().objects.create_user("bench-viewer")
