@@ -31,6 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 ROWS = 1_000_000
 REPEATS = 3
+CHUNK_ROWS = 1_000_000  # the generator's rows in memory at once
 SCRATCH_DATABASE = "costplane_bench"
 DEFAULT_DATABASE_URL = "postgres://costplane@127.0.0.1:54329/costplane"  # config/settings.py's default
 SEED = 20250601
@@ -44,10 +45,14 @@ MAX_PEAK_MIB = 1024.0  # peak resident memory of the importing process
 MAX_RATIO_REIMPORT = 1.5
 MAX_RATIO_REIMPORT_SMALL = 2.0  # a small file, whose fixed costs weigh more
 CHANGED_SHARE = 0.001  # lines whose cost a restatement changes
+# The scale series (issue 16, item 6; `--part scale`): first imports of growing months, one child each.
+SCALE_ROWS = (250_000, 1_000_000, 2_500_000, 5_000_000)
+SCALE_MONTHS = 5  # the largest size again, spread over this many monthly billing periods
+SCALE_TIMEOUT = 600  # seconds an import may take (the issue: the largest a 2-core machine does in 10 minutes)
+MAX_GROWTH_EXPONENT = 1.1  # seconds ~ rows^k from the smallest to the largest month: linear when k <= 1.1
 SMALL_FILE = ROOT.parent / "shared" / "data" / "cur-parquet" / "Dec2018-WorkshopCUR-00001.snappy.parquet"
 
 MONTH_START = "2025-06-01T00:00:00"
-HOURS = 30 * 24
 BILLING_ACCOUNT = "123456789012"
 SUB_ACCOUNTS = ("210987654321", "334455667788", "401234567890", "556677889900", "612345678901", "789012345678")
 # (ServiceName, ServiceCategory, PricingUnit, x_UsageType prefix, unit price range in USD, share of rows)
@@ -71,18 +76,20 @@ TAG_KEYS = {
 
 
 # --- the file ----------------------------------------------------------------------------------
-def focus_file_write(path: Path, rows: int) -> None:
+def focus_file_write(path: Path, rows: int, *, month_start: str = MONTH_START, seed: int = SEED) -> None:
     """A FOCUS 1.2 export of one payer and a handful of member accounts over one month, hourly.
 
     Resources keep their account, service, region, price and tags for the month, as in real exports:
-    Arrow dictionary-encodes the repeating text, while ids and costs are mostly distinct.
+    Arrow dictionary-encodes the repeating text, while ids and costs are mostly distinct. There are
+    60,000 resources up to a million rows and 60,000 per million beyond. The file is written in chunks of
+    at most CHUNK_ROWS rows, each an hour range of the month, so that generating a large month never
+    holds all its rows at once (a file of up to CHUNK_ROWS rows is one chunk, as it always was).
     """
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(SEED)
-    resources = 60_000
+    rng = np.random.default_rng(seed)
+    resources = max(60_000, rows * 6 // 100)
     shares = np.array([service[5] for service in SERVICES])
     resource_service = rng.choice(len(SERVICES), size=resources, p=shares / shares.sum())
     resource_account = rng.integers(0, len(SUB_ACCOUNTS), size=resources)
@@ -105,8 +112,48 @@ def focus_file_write(path: Path, rows: int) -> None:
         dtype=object,
     )
 
-    which = rng.integers(0, resources, size=rows)
-    hour = np.sort(rng.integers(0, HOURS, size=rows))
+    described = {
+        "service": resource_service,
+        "account": resource_account,
+        "region": resource_region,
+        "price": resource_price,
+        "discount": resource_discount,
+        "tags": resource_tags,
+        "ids": resource_ids,
+        "tag_sets": tag_sets,
+    }
+    start = np.datetime64(month_start, "us")
+    month_hours = int((np.datetime64(_month_next(month_start), "us") - start) // np.timedelta64(1, "h"))
+    chunks = -(-rows // CHUNK_ROWS)
+    writer = None
+    try:
+        for number in range(chunks):
+            chunk_rows = rows // chunks + (1 if number < rows % chunks else 0)
+            hours = (month_hours * number // chunks, month_hours * (number + 1) // chunks)
+            table = _focus_chunk(rng, described, chunk_rows, hours, start, month_hours)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+            writer.write_table(table, row_group_size=128 * 1024)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _month_next(month_start: str) -> str:
+    year, month = int(month_start[:4]), int(month_start[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}-01T00:00:00"
+
+
+def _focus_chunk(rng, described: dict, rows: int, hours: tuple[int, int], month_start, month_hours: int):
+    """`rows` lines of the resources `described`, charged in the month's hours [hours[0], hours[1])."""
+    import numpy as np
+    import pyarrow as pa
+
+    resource_service, resource_account, resource_region = (described[key] for key in ("service", "account", "region"))
+    resource_price, resource_discount, resource_tags = (described[key] for key in ("price", "discount", "tags"))
+    resource_ids, tag_sets = described["ids"], described["tag_sets"]
+    which = rng.integers(0, len(resource_ids), size=rows)
+    hour = np.sort(rng.integers(hours[0], hours[1], size=rows))
     service = resource_service[which]
     hourly = np.isin(service, [0, 1, 3])
     quantity = np.where(hourly, 1.0, np.round(rng.lognormal(mean=1.0, sigma=2.0, size=rows), 6))
@@ -117,7 +164,6 @@ def focus_file_write(path: Path, rows: int) -> None:
     billed = np.where(credit, -billed, billed)
     effective = np.where(credit, -effective, effective)
 
-    month_start = np.datetime64(MONTH_START, "us")
     charge_start = month_start + hour.astype("timedelta64[h]")
     utc = pa.timestamp("us", tz="UTC")
 
@@ -127,13 +173,13 @@ def focus_file_write(path: Path, rows: int) -> None:
     def by_code(codes: np.ndarray, values: list[str]) -> pa.Array:
         return pa.DictionaryArray.from_arrays(codes.astype(np.int32), pa.array(values))
 
-    table = pa.table(
+    return pa.table(
         {
             "BillingAccountId": repeated(BILLING_ACCOUNT),
             "BillingAccountName": repeated("Example Corp payer"),
             "SubAccountId": by_code(resource_account[which], list(SUB_ACCOUNTS)),
             "BillingPeriodStart": pa.array(np.full(rows, month_start), utc),
-            "BillingPeriodEnd": pa.array(np.full(rows, month_start + np.timedelta64(HOURS, "h")), utc),
+            "BillingPeriodEnd": pa.array(np.full(rows, month_start + np.timedelta64(month_hours, "h")), utc),
             "ChargePeriodStart": pa.array(charge_start, utc),
             "ChargePeriodEnd": pa.array(charge_start + np.timedelta64(1, "h"), utc),
             "ChargeCategory": by_code(credit.astype(np.int32), ["Usage", "Credit"]),
@@ -152,7 +198,6 @@ def focus_file_write(path: Path, rows: int) -> None:
             "x_UsageType": by_code(service, [entry[3] for entry in SERVICES]),
         }
     )
-    pq.write_table(table, path, compression="snappy", row_group_size=128 * 1024)
 
 
 def _tag_set(rng) -> str:
@@ -239,9 +284,14 @@ def _import_tables_empty() -> None:
     IngestionRun.objects.create(pk=BASELINE_RUN_ID, source=IngestionRun.Source.FILE)
 
 
-def _import_in_child(path: Path) -> dict:
+def _import_in_child(path: Path, timeout: float | None = None) -> dict:
     completed = subprocess.run(
-        [sys.executable, __file__, "--import-child", str(path)], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--import-child", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"the import failed:\n{completed.stdout}\n{completed.stderr}")
@@ -278,20 +328,35 @@ def _max_rss_mib() -> float:
 
 
 # --- the run -----------------------------------------------------------------------------------
-def main() -> None:
+def main(argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("import", "scale"), default="import", help="import (the default) or scale")
+    parser.add_argument(
+        "--rows", default=",".join(str(size) for size in SCALE_ROWS), help="scale: comma-separated sizes"
+    )
+    parser.add_argument("--months", type=int, default=SCALE_MONTHS, help="scale: the largest size again over N months")
+    parser.add_argument("--database", default=SCRATCH_DATABASE, help="the scratch database's name")
+    arguments = parser.parse_args(argv)
     server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    scratch_url = with_database(server_url, SCRATCH_DATABASE)
-    server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
-    server_execute(server_url, f"CREATE DATABASE {SCRATCH_DATABASE}")
-    os.environ["DATABASE_URL"] = scratch_url  # read by config.settings at setup, and by the child
+    scratch = arguments.database
+    server_execute(server_url, f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
+    server_execute(server_url, f"CREATE DATABASE {scratch}")
+    # Read by config.settings at setup, and by the child.
+    os.environ["DATABASE_URL"] = with_database(server_url, scratch)
     try:
         with tempfile.TemporaryDirectory(prefix="costplane-bench-") as folder:
-            _benchmark(Path(folder) / "focus-1.2.parquet")
+            if arguments.part == "scale":
+                sizes = sorted(int(size.replace("_", "")) for size in arguments.rows.split(","))
+                _scale_benchmark(Path(folder), sizes, arguments.months)
+            else:
+                _benchmark(Path(folder) / "focus-1.2.parquet")
     finally:
         from django.db import connections
 
         connections.close_all()
-        server_execute(server_url, f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
+        server_execute(server_url, f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
 
 
 def _benchmark(path: Path) -> None:
@@ -388,6 +453,132 @@ def _small_file_report() -> None:
     print(f"  [{'ok' if held else 'MISSED'}] re-import <= {MAX_RATIO_REIMPORT_SMALL}x the first import: {ratio:.2f}x")
 
 
+# --- the scale series (--part scale) -------------------------------------------------------------
+def _scale_benchmark(folder: Path, sizes: list[int], months: int) -> None:
+    """First imports into empty tables of one month of each size, then of the largest size over `months` months
+    (one file per month, one import of the folder): rows per second, peak RSS, and seconds per row against the
+    smallest size's (1.00x at every size is linear growth)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    print(f"scale series: {', '.join(f'{size:,}' for size in sizes)} rows in one month", end="")
+    print(f"; then {sizes[-1]:,} rows over {months} months" if months > 1 else "")
+    print(f"one first import per size into empty tables, in a child process (timeout {SCALE_TIMEOUT} s)\n")
+    results = []
+    for size in sizes:
+        path = folder / f"focus-1.2-{size}.parquet"
+        results.append(
+            _scale_step(f"{size:,} rows, 1 month", size, lambda path=path, size=size: _one_month(path, size))
+        )
+        if results[-1].get("timed_out"):
+            break
+    if months > 1 and not results[-1].get("timed_out"):
+        spread = folder / "months"
+        results.append(
+            _scale_step(f"{sizes[-1]:,} rows, {months} months", sizes[-1], lambda: _months(spread, sizes[-1], months))
+        )
+    _scale_report(results)
+
+
+def _one_month(path: Path, rows: int) -> Path:
+    focus_file_write(path, rows)
+    return path
+
+
+def _months(folder: Path, rows: int, months: int) -> Path:
+    """`months` monthly files from MONTH_START on, `rows` in all, each its own billing period (and partition)."""
+    folder.mkdir()
+    month = MONTH_START
+    for number in range(months):
+        share = rows // months + (1 if number < rows % months else 0)
+        focus_file_write(folder / f"focus-1.2-{month[:7]}.parquet", share, month_start=month, seed=SEED + number)
+        month = _month_next(month)
+    return folder
+
+
+def _scale_step(label: str, rows: int, write) -> dict:
+    import shutil
+
+    started = time.perf_counter()
+    location = write()
+    generated = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in ([location] if location.is_file() else location.iterdir()))
+    _import_tables_empty()
+    load = os.getloadavg()[0]
+    try:
+        result = _import_in_child(location, timeout=SCALE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print(f"  {label}: the import did not finish in {SCALE_TIMEOUT} s (load {load:.1f})", flush=True)
+        return {"label": label, "rows": rows, "timed_out": True}
+    finally:
+        shutil.rmtree(location) if location.is_dir() else location.unlink()
+    if result["rows"] != rows:
+        raise RuntimeError(f"the import wrote {result['rows']} rows, expected {rows}")
+    result.update(label=label, load=load, file_mib=size / 2**20, generated=generated, stored_mib=_stored_mib())
+    print(
+        f"  {label}: generated in {generated:.0f} s ({size / 2**20:.0f} MiB); import {result['seconds']:.1f} s,"
+        f" peak RSS {result['rss_peak']:.0f} MiB (load {load:.1f} before)",
+        flush=True,
+    )
+    return result
+
+
+def _stored_mib() -> float:
+    """What CostRecord's partitions hold on disk now, indexes and TOAST included."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits"
+            " WHERE inhparent = 'finops_costrecord'::regclass"
+        )
+        return cursor.fetchone()[0] / 2**20
+
+
+def _scale_report(results: list[dict]) -> None:
+    import math
+
+    done = [result for result in results if not result.get("timed_out")]
+    if not done:
+        print("\nno size finished")
+        return
+    smallest = done[0]
+    per_row = smallest["seconds"] / smallest["rows"]
+    print()
+    print(
+        f"{'size':<24}{'import s':>10}{'rows/s':>10}{'s/row vs ' + format(smallest['rows'], ','):>18}"
+        f"{'peak RSS':>10}{'stored':>10}{'load':>6}"
+    )
+    for result in results:
+        if result.get("timed_out"):
+            print(f"{result['label']:<24}{'> ' + str(SCALE_TIMEOUT):>10}  did not finish")
+            continue
+        ratio = result["seconds"] / result["rows"] / per_row
+        print(
+            f"{result['label']:<24}{result['seconds']:>10.1f}{result['rows'] / result['seconds']:>10,.0f}"
+            f"{ratio:>17.2f}x{result['rss_peak']:>6.0f} MiB{result['stored_mib']:>6.0f} MiB{result['load']:>6.1f}"
+        )
+    one_month = [result for result in done if result["label"].endswith(" 1 month")]
+    largest = one_month[-1]
+    print()
+    if largest is not smallest:
+        exponent = math.log(largest["seconds"] / smallest["seconds"]) / math.log(largest["rows"] / smallest["rows"])
+        linear = exponent <= MAX_GROWTH_EXPONENT
+        print(
+            f"  [{'ok' if linear else 'MISSED'}] growth {smallest['rows']:,} -> {largest['rows']:,} rows:"
+            f" seconds ~ rows^{exponent:.2f} ({'linear' if linear else 'faster than linear'};"
+            f" linear means <= {MAX_GROWTH_EXPONENT})"
+        )
+    peak = max(result["rss_peak"] for result in done)
+    held = peak < MAX_PEAK_MIB
+    print(f"  [{'ok' if held else 'MISSED'}] peak memory < {MAX_PEAK_MIB:.0f} MiB at every size: {peak:.0f} MiB")
+    if len(done) < len(results):
+        print(f"  [MISSED] {results[-1]['label']} did not finish in {SCALE_TIMEOUT} s")
+
+
 def _report(imports: list[dict], indexed: float, bare: float, payload_bytes: int) -> None:
     best = min(imports, key=lambda result: result["seconds"])
     seconds = best["seconds"]
@@ -420,4 +611,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--import-child":
         import_child(sys.argv[2])
     else:
-        main()
+        main(sys.argv[1:])
