@@ -15,7 +15,7 @@ from django.db.models import Sum
 
 from config.schedules import BEAT_SCHEDULE
 from finops import partitions
-from finops.models import CostRecord, ExportDailyTotal
+from finops.models import CostDailyRollup, CostRecord, CostTagRollup, ExportDailyTotal
 from finops.services.billing_import import billing_export_import
 from finops.services.billing_retention import billing_retention_apply, retention_cutoff
 from tests.finops.importers.support import FOCUS_HEADER, focus_row, write_csv
@@ -200,6 +200,9 @@ def test_retention_detaches_and_drops_months_older_than_the_setting(tmp_path):
     assert CostRecord.objects.aggregate(total=Sum("billed_cost"))["total"] == Decimal("45")
     assert not ExportDailyTotal.objects.filter(billing_period_start__lt="2026-02-01").exists()
     assert ExportDailyTotal.objects.filter(billing_period_start="2026-02-01").exists()
+    for rollup in (CostDailyRollup, CostTagRollup):  # the rollups' rows go with their month
+        assert not rollup.objects.filter(billing_period_start__lt="2026-02-01").exists()
+        assert rollup.objects.filter(billing_period_start="2026-02-01").exists()
     assert billing_retention_apply(today=date(2026, 4, 15), months=2) == []  # nothing more to drop
     assert retention_cutoff(date(2026, 1, 31), 12) == date(2025, 1, 1)
 
