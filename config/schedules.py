@@ -113,4 +113,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "finops.tasks.billing_retention_apply",
         "schedule": crontab(minute=30, hour=4),
     },
+    # An export import whose worker died with its whole host is redelivered only after the broker's visibility
+    # timeout (an hour); looking every minute fails and re-queues it once its lock has been free for
+    # COSTPLANE_INGEST_STALE_MINUTES, within a minute of that.
+    "ingest-stale-runs": {
+        "task": "finops.tasks.export_runs_stale_fail",
+        "schedule": crontab(minute="*"),
+    },
 }

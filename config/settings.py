@@ -252,6 +252,7 @@ CELERY_TASK_ROUTES = {
     "finops.tasks.cost_anomalies_detect": {"queue": "compute"},
     "finops.tasks.billing_periods_finalise_by_age": {"queue": "compute"},
     "finops.tasks.billing_retention_apply": {"queue": "compute"},
+    "finops.tasks.export_runs_stale_fail": {"queue": "compute"},
     "capacity.tasks.capacity_ingest_all": {"queue": "ingest"},
     "capacity.tasks.capacity_ingest": {"queue": "ingest"},
     "capacity.tasks.prices_ingest": {"queue": "ingest"},
@@ -295,6 +296,19 @@ COSTPLANE_BILLING_FINAL_AFTER_DAYS = env_int("COSTPLANE_BILLING_FINAL_AFTER_DAYS
 # Months of billing rows kept before the current one (each month a partition, detached and dropped when older);
 # 0 keeps everything.
 COSTPLANE_BILLING_RETENTION_MONTHS = env_int("COSTPLANE_BILLING_RETENTION_MONTHS", 0, minimum=0)
+# Parallel export ingestion (docs/runbooks.md, "Parallel export imports"). A running import whose worker is gone and
+# whose scope's advisory lock has been free this long is marked failed and queued again, once.
+COSTPLANE_INGEST_STALE_MINUTES = env_int("COSTPLANE_INGEST_STALE_MINUTES", 10, minimum=1)
+# Sized to the work: one statement of an import (the replace of a large month) may take this long, and an import waits
+# this long for another import of its scope. PostgreSQL cancels a statement past it, so that nothing of a lost import
+# holds its locks for longer.
+COSTPLANE_INGEST_STATEMENT_TIMEOUT_SECONDS = env_int("COSTPLANE_INGEST_STATEMENT_TIMEOUT_SECONDS", 30 * 60, minimum=1)
+# An import's transaction sits idle while a file downloads or a batch is prepared; past this PostgreSQL ends the
+# session (a worker whose host vanished without closing its connection).
+COSTPLANE_INGEST_IDLE_TIMEOUT_SECONDS = env_int("COSTPLANE_INGEST_IDLE_TIMEOUT_SECONDS", 10 * 60, minimum=1)
+# For the worker-loss tests only: the first delivery of an export import sleeps this long in PostgreSQL before it
+# commits, so that a test can kill its worker mid-statement. 0 (the default) never sleeps.
+COSTPLANE_INGEST_TEST_PAUSE_SECONDS = env_int("COSTPLANE_INGEST_TEST_PAUSE_SECONDS", 0, minimum=0)
 # How long /healthz waits for the broker before calling it down.
 COSTPLANE_HEALTH_TIMEOUT = env_int("COSTPLANE_HEALTH_TIMEOUT", 3, minimum=1)
 

@@ -10,7 +10,16 @@ from celery import shared_task
 from django.conf import settings
 
 from finops.models import CloudAccount
-from finops.services import anomalies, billing_periods, billing_retention, core, cost_explorer, ingestion, notifications
+from finops.services import (
+    anomalies,
+    billing_periods,
+    billing_retention,
+    core,
+    cost_explorer,
+    export_ingestion,
+    ingestion,
+    notifications,
+)
 
 
 @shared_task
@@ -65,3 +74,9 @@ def billing_periods_finalise_by_age() -> int:
 def billing_retention_apply() -> int:
     """Drop the months of billing rows older than COSTPLANE_BILLING_RETENTION_MONTHS; returns how many."""
     return len(billing_retention.billing_retention_apply())
+
+
+@shared_task
+def export_runs_stale_fail() -> int:
+    """Fail (and queue again, once) the export imports whose worker was lost; returns how many."""
+    return len(export_ingestion.export_runs_stale_fail())

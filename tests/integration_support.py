@@ -29,11 +29,19 @@ def database_url_for_tests() -> str:
 
 
 @contextmanager
-def celery_worker(queues: str = "ingest,compute,actions", extra_env: dict[str, str] | None = None) -> Iterator[None]:
+def celery_worker(
+    queues: str = "ingest,compute,actions",
+    extra_env: dict[str, str] | None = None,
+    *,
+    pool: str = "solo",
+    name: str = "test",
+) -> Iterator[subprocess.Popen]:
+    """A worker process (`pool="prefork"`: a main process and one child that runs the tasks, as in production);
+    each worker of a test needs its own `name`."""
     env = python_env(dict(os.environ, DATABASE_URL=database_url_for_tests(), DEBUG="true", **(extra_env or {})))
-    hostname = f"test-{os.getpid()}@%h"
+    hostname = f"{name}-{os.getpid()}@%h"
     worker = subprocess.Popen(
-        python_command("celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "-P", "solo",
+        python_command("celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "-P", pool,
                        "-n", hostname, "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -41,7 +49,7 @@ def celery_worker(queues: str = "ingest,compute,actions", extra_env: dict[str, s
         time.sleep(0.5)
         if worker.poll() is not None:
             raise RuntimeError(f"the Celery worker exited at start:\n{worker.stdout.read()}")
-        yield
+        yield worker
     finally:
         worker.terminate()
         try:

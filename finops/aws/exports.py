@@ -8,6 +8,7 @@ half-written or superseded version out of an import.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +70,7 @@ def _manifest_files(client: BaseClient, bucket: str, key: str) -> list[S3Object]
     return files
 
 
-def export_files(client: BaseClient, uri: str) -> list[S3Object]:
-    """Every data file that the manifests under `uri` list, in manifest order."""
+def _manifest_keys(client: BaseClient, uri: str) -> tuple[str, list[str]]:
     bucket, prefix = split_s3_uri(uri)
     try:
         manifests = sorted(key for key in _keys_under(client, bucket, prefix) if key.endswith("Manifest.json"))
@@ -79,12 +79,51 @@ def export_files(client: BaseClient, uri: str) -> list[S3Object]:
         raise ExportLocationError(f"{uri}: cannot list the bucket ({reason})") from None
     if not manifests:
         raise ExportLocationError(f"{uri}: no export manifest (*Manifest.json) under this prefix")
+    return bucket, manifests
+
+
+def export_files(client: BaseClient, uri: str) -> list[S3Object]:
+    """Every data file that the manifests under `uri` list, in manifest order."""
+    bucket, manifests = _manifest_keys(client, uri)
     files: list[S3Object] = []
     for key in manifests:
         for data_file in _manifest_files(client, bucket, key):
             if data_file not in files:
                 files.append(data_file)
     return files
+
+
+# The billing period folder of a manifest's key: Data Exports' `BILLING_PERIOD=YYYY-MM`, legacy CUR's
+# `YYYYMMDD-YYYYMMDD` (the period's first and next month's first day).
+_PERIOD_FOLDER = re.compile(r"/(?:BILLING_PERIOD=(?P<month>\d{4}-\d{2})|(?P<first>\d{6})01-\d{8})/")
+
+
+@dataclass(frozen=True)
+class ExportFileSet:
+    """The manifests of one billing period of one export: `location` is the s3:// prefix that holds exactly them (an
+    import of it reads only that period), `billing_period` its month as `YYYY-MM`, or None for a whole export whose
+    keys do not tell the period of every manifest."""
+
+    location: str
+    billing_period: str | None
+
+
+def export_file_sets(client: BaseClient, uri: str) -> list[ExportFileSet]:
+    """The export under `uri` split by billing period folder, by period then location; one set of the whole `uri`
+    when a manifest's key names no billing period (its files could hold any month)."""
+    bucket, manifests = _manifest_keys(client, uri)
+    periods: dict[str, str] = {}
+    for key in manifests:
+        match = _PERIOD_FOLDER.search(f"/{key}")
+        if match is None:
+            return [ExportFileSet(location=uri, billing_period=None)]
+        period = match["month"] or f"{match['first'][:4]}-{match['first'][4:]}"
+        # Every key under the prefix up to the first period folder shares that folder: the prefix holds this set only.
+        periods[key[: match.end() - 1]] = period
+    return [
+        ExportFileSet(location=f"s3://{bucket}/{prefix}", billing_period=period)
+        for prefix, period in sorted(periods.items(), key=lambda item: (item[1], item[0]))
+    ]
 
 
 @contextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import current_app
 from django.db import transaction
+from django.utils import timezone
 
 from finops.models import CloudAccount, IngestionRun
-from finops.services.billing_import import billing_export_import
 from finops.services.cost_explorer import cost_explorer_ingest
+from finops.services.export_ingestion import export_child_execute, export_run_fan_out, is_export_child
 
 
 class IngestionRequestError(ValueError):
@@ -42,14 +43,18 @@ def ingestion_runs_request_all() -> list[IngestionRun]:
 
 
 def ingestion_run_execute(*, run_id: int) -> IngestionRun | None:
-    """Run a queued ingestion. A run that is no longer queued (done, or taken by another worker) is left alone."""
+    """Run a queued ingestion. A run that is no longer queued (done, or taken by another worker) is left alone; an
+    export run fans out into one run per billing period (finops.services.export_ingestion), which a redelivery of a
+    lost worker's task takes over."""
+    run = IngestionRun.objects.filter(pk=run_id).first()
+    if run is not None and is_export_child(run):
+        return export_child_execute(run_id=run_id)
     with transaction.atomic():
         run = IngestionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
         if run is None or run.status != IngestionRun.Status.QUEUED:
             return run
-        run.status = IngestionRun.Status.RUNNING
-        run.save(update_fields=["status"])
-    account = run.account
+        run.status, run.started_at = IngestionRun.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
     if run.source == IngestionRun.Source.EXPORT:
-        return billing_export_import(location=account.export_s3_uri, default_account_id=account.account_id, run=run)
-    return cost_explorer_ingest(account=account, run=run)
+        return export_run_fan_out(run=run)
+    return cost_explorer_ingest(account=run.account, run=run)
