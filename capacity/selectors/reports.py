@@ -50,7 +50,7 @@ def allocation_report(*, params: ReportParams, today: date) -> AllocationReport:
     # "Currencies and billing periods"): its rows are allocated apart, each group under its own version.
     kept = final_period_rules_versions(start=query.start, end=query.end, current_version=version)
     if not kept:
-        frame, currency = allocation_rows_frame(query=query, rules=rules, aggregate=query.aggregate)
+        frame, currency = allocation_rows_frame(query=query, rules=rules, aggregate=query.aggregate, only_needed=True)
         items = allocate(frame, aggregate=query.aggregate, rules=rules, idle=idle_lines_frame(query=query))
         return AllocationReport(query=query, rules_version=version, currency=currency, items=items)
     pinned = [scope for scopes in kept.values() for scope in scopes]
@@ -61,7 +61,7 @@ def allocation_report(*, params: ReportParams, today: date) -> AllocationReport:
     parts, currencies = [], set()
     for group_rules, scopes in groups:
         frame, currency = allocation_rows_frame(
-            query=query, scopes=scopes, rules=group_rules, aggregate=query.aggregate
+            query=query, scopes=scopes, rules=group_rules, aggregate=query.aggregate, only_needed=True
         )
         if frame.empty:
             continue

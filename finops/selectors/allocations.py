@@ -57,6 +57,19 @@ def _filters_within(filters: list[RowFilter], fields: frozenset[str]) -> bool:
     return all(match.resource_pattern is None and set(match.values) <= fields for match in filters)
 
 
+_COLUMN_NAMES = ("account", "service", "region", "usage_type", "resource", "charge_category")  # _GRAIN's, before tags
+
+
+def _columns_needed(rules: Rules, aggregate: tuple[str, ...]) -> set[str]:
+    """The row columns that the keys and the rules' filters look at."""
+    needed = {key for key in aggregate if not key.startswith("tag:")}
+    for match in [rule.match for rule in rules.shared_costs] + [virtual.match for virtual in rules.virtual_tags]:
+        needed |= set(match.values)
+        if match.resource_pattern is not None:
+            needed.add("resource")
+    return needed
+
+
 def rows_source(query: ReportQuery, rules: Rules, aggregate: tuple[str, ...]) -> tuple[str, str | None]:
     """Where allocation rows by `aggregate` under `rules` are read exactly: ("tags", key) from the tag rollup,
     ("daily", None) from the daily rollup, or ("lines", None) from the billing lines.
@@ -90,6 +103,7 @@ def allocation_rows_frame(
     scopes: tuple[str, list] | None = None,
     rules: Rules | None = None,
     aggregate: tuple[str, ...] = (),
+    only_needed: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """One row per distinct (period, account, service, region, usage type, resource, charge category, tags).
 
@@ -98,7 +112,8 @@ def allocation_rows_frame(
     group and read a year of every line; the currency and missing-cost checks still see every line of the window.
     `scopes`, an SQL condition (finops.selectors.billing_periods.scopes_where), keeps the rows of some billing periods.
     With `rules` (and the report's `aggregate`), the rows come from a rollup when it holds all the rules and keys
-    look at (`rows_source`): fewer rows, the same sums.
+    look at (`rows_source`): fewer rows, the same sums. With `only_needed` as well, the columns neither the keys nor the
+    rules look at are "" (allocation needs no more), so the rows are grouped without them: fewer still.
     Returns the frame (ROW_COLUMNS; cost Decimal; tags dict) and the currency.
     """
     where, where_params = ("", []) if resource_pattern is None else (" AND r.resource_id ~* %s", [resource_pattern])
@@ -109,9 +124,15 @@ def allocation_rows_frame(
         grain = [tag_rollup_column("account"), "''", "''", "''", "''", "r.charge_category"]
         tagged = any(key.startswith("tag:") for key in aggregate) or rules.shared_costs
         grain.append("jsonb_build_object(r.tag_key, r.tag_value)" if tagged else "'{}'::jsonb")
-        sql, params = tag_rollup_grouped_sql(query, grain, tag_key, where=where, where_params=where_params)
     else:
         grain = list(_ROLLUP_GRAIN if source == "daily" else _GRAIN)
+    if only_needed and rules is not None:
+        needed = _columns_needed(rules, aggregate)
+        kept = zip(_COLUMN_NAMES, grain[:6], strict=True)
+        grain = [expression if name in needed else "''" for name, expression in kept] + grain[6:]
+    if source == "tags":
+        sql, params = tag_rollup_grouped_sql(query, grain, tag_key, where=where, where_params=where_params)
+    else:
         sql, params = export_grouped_sql(
             query, grain, [], where=where, where_params=where_params, rollup=source == "daily"
         )

@@ -172,8 +172,11 @@ def tag_rollup_grouped_sql(
     month rows when the report's step allows and each account-day has one export format, the rest from its day
     rows with the export format chosen per account-day, as every read does."""
     filters, filter_params = _filter_sql(query, TAG_ROLLUP_COLUMNS)
+    # With one export format per account-day over the window (the usual case) no day needs choosing: the rows need
+    # no join, and whole months can come from month rows.
+    single = _one_source_per_account_day(query.start, query.end)
     first, last = _whole_months(query.start, query.end)
-    if query.step not in (None, "month") or first == last or not _one_source_per_account_day(first, last):
+    if query.step not in (None, "month") or first == last or not single:
         first = last = query.end
     basis = _RECORD_BASIS[query.cost_basis]
     missing = "r.list_cost_missing" if query.cost_basis == "list" else "0"
@@ -182,15 +185,16 @@ def tag_rollup_grouped_sql(
     month_period = "r.period" if query.step else "NULL::date"
     measures = f"r.billing_currency AS currency, {basis} AS cost, {missing} AS missing"
     table = CostTagRollup._meta.db_table
+    join = "" if single else f"""
+            JOIN ({_chosen_sources_sql()}) chosen
+              ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.period"""
     scope_params = [*filter_params, *(where_params or [])]
     sql = f"""
         SELECT {"".join(f"k{index}, " for index in range(len(keys)))}period, currency, SUM(cost) AS cost,
                SUM(missing) AS missing
         FROM (
             SELECT {select_keys}{day_period} AS period, {measures}
-            FROM {table} r
-            JOIN ({_chosen_sources_sql()}) chosen
-              ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.period
+            FROM {table} r{join}
             WHERE r.grain = 'day' AND r.tag_key = %s AND r.period >= %s AND r.period < %s
               AND NOT (r.period >= %s AND r.period < %s){filters}{where}
             UNION ALL
@@ -200,7 +204,8 @@ def tag_rollup_grouped_sql(
         ) x
         GROUP BY {", ".join([*(f"k{i}" for i in range(len(keys))), "period", "currency"])}
     """
-    params = [query.start, query.end, tag_key, query.start, query.end, first, last, *scope_params]
+    chosen = [] if single else [query.start, query.end]
+    params = [*chosen, tag_key, query.start, query.end, first, last, *scope_params]
     return sql, [*params, tag_key, first, last, *scope_params]
 
 

@@ -110,7 +110,10 @@ def focus_file(path, lines: list[dict]):
 
 def allocated(query, rules, *, from_rollups: bool) -> pd.DataFrame:
     frame, _ = allocation_rows_frame(
-        query=query, rules=rules if from_rollups else None, aggregate=query.aggregate if from_rollups else ()
+        query=query,
+        rules=rules if from_rollups else None,
+        aggregate=query.aggregate if from_rollups else (),
+        only_needed=from_rollups,
     )
     items = allocate(frame, aggregate=query.aggregate, rules=rules)
     return items.sort_values([*query.aggregate, "period"], kind="stable").reset_index(drop=True)
