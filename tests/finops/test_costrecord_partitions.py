@@ -210,3 +210,22 @@ def test_retention_detaches_and_drops_months_older_than_the_setting(tmp_path):
 def test_retention_runs_daily_on_the_compute_queue():
     assert BEAT_SCHEDULE["billing-retention"]["task"] == "finops.tasks.billing_retention_apply"
     assert settings.CELERY_TASK_ROUTES["finops.tasks.billing_retention_apply"] == {"queue": "compute"}
+
+
+@pytest.mark.django_db
+def test_every_key_of_the_billing_scope_tables_holds_the_billing_account_and_period():
+    """What distributing them by billing account (Citus) requires of their primary and unique keys."""
+    tables = ("finops_costrecord", "finops_costdailyrollup", "finops_costtagrollup", "finops_exportdailytotal",
+              "capacity_idlegpucostdaily")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.conrelid::regclass::text, c.conname, array_agg(a.attname::text)
+               FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)
+               WHERE c.contype IN ('p', 'u') AND c.conrelid::regclass::text = ANY(%s)
+               GROUP BY 1, 2""",
+            [list(tables)],
+        )
+        keys = cursor.fetchall()
+    assert {table for table, _name, _columns in keys} == set(tables)
+    for table, name, columns in keys:
+        assert {"billing_account_id", "billing_period_start"} <= set(columns), (table, name, columns)
