@@ -191,7 +191,7 @@ def daily_table_rows_frame(*, query: ReportQuery, table: str, scopes: tuple[str,
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = [record for record in cursor.fetchall() if record[-2] is not None]
-    return _rows_frame(records, len(_GRAIN))
+    return _rows_frame(records, len(_GRAIN)) if records else pd.DataFrame(columns=list(ROW_COLUMNS))
 
 
 def resource_lines_frame(
