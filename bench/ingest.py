@@ -518,6 +518,7 @@ def _scale_step(label: str, rows: int, write) -> dict:
     if result["rows"] != rows:
         raise RuntimeError(f"the import wrote {result['rows']} rows, expected {rows}")
     result.update(label=label, load=load, file_mib=size / 2**20, generated=generated, stored_mib=_stored_mib())
+    result["rollup_rows"] = _rollup_rows()
     print(
         f"  {label}: generated in {generated:.0f} s ({size / 2**20:.0f} MiB); import {result['seconds']:.1f} s,"
         f" peak RSS {result['rss_peak']:.0f} MiB (load {load:.1f} before)",
@@ -538,6 +539,13 @@ def _stored_mib() -> float:
         return cursor.fetchone()[0] / 2**20
 
 
+def _rollup_rows() -> int:
+    """Rows of the daily rollup the import rebuilt (it grows with days and columns' combinations, not lines)."""
+    from finops.models import CostDailyRollup
+
+    return CostDailyRollup.objects.count()
+
+
 def _scale_report(results: list[dict]) -> None:
     import math
 
@@ -550,7 +558,7 @@ def _scale_report(results: list[dict]) -> None:
     print()
     print(
         f"{'size':<24}{'import s':>10}{'rows/s':>10}{'s/row vs ' + format(smallest['rows'], ','):>18}"
-        f"{'peak RSS':>10}{'stored':>10}{'load':>6}"
+        f"{'peak RSS':>10}{'stored':>10}{'rollup rows':>12}{'load':>6}"
     )
     for result in results:
         if result.get("timed_out"):
@@ -559,7 +567,8 @@ def _scale_report(results: list[dict]) -> None:
         ratio = result["seconds"] / result["rows"] / per_row
         print(
             f"{result['label']:<24}{result['seconds']:>10.1f}{result['rows'] / result['seconds']:>10,.0f}"
-            f"{ratio:>17.2f}x{result['rss_peak']:>6.0f} MiB{result['stored_mib']:>6.0f} MiB{result['load']:>6.1f}"
+            f"{ratio:>17.2f}x{result['rss_peak']:>6.0f} MiB{result['stored_mib']:>6.0f} MiB{result['rollup_rows']:>12,}"
+            f"{result['load']:>6.1f}"
         )
     one_month = [result for result in done if result["label"].endswith(" 1 month")]
     largest = one_month[-1]
