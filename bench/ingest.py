@@ -557,7 +557,7 @@ def _scale_report(results: list[dict]) -> None:
     per_row = smallest["seconds"] / smallest["rows"]
     print()
     print(
-        f"{'size':<24}{'import s':>10}{'rows/s':>10}{'s/row vs ' + format(smallest['rows'], ','):>18}"
+        f"{'size':<24}{'import s':>10}{'rows/s':>10}{'s/row vs ' + format(smallest['rows'], ','):>20}"
         f"{'peak RSS':>10}{'stored':>10}{'rollup rows':>12}{'load':>6}"
     )
     for result in results:
@@ -567,7 +567,7 @@ def _scale_report(results: list[dict]) -> None:
         ratio = result["seconds"] / result["rows"] / per_row
         print(
             f"{result['label']:<24}{result['seconds']:>10.1f}{result['rows'] / result['seconds']:>10,.0f}"
-            f"{ratio:>17.2f}x{result['rss_peak']:>6.0f} MiB{result['stored_mib']:>6.0f} MiB{result['rollup_rows']:>12,}"
+            f"{ratio:>19.2f}x{result['rss_peak']:>6.0f} MiB{result['stored_mib']:>6.0f} MiB{result['rollup_rows']:>12,}"
             f"{result['load']:>6.1f}"
         )
     one_month = [result for result in done if result["label"].endswith(" 1 month")]
