@@ -296,6 +296,9 @@ COSTPLANE_BILLING_FINAL_AFTER_DAYS = env_int("COSTPLANE_BILLING_FINAL_AFTER_DAYS
 # Months of billing rows kept before the current one (each month a partition, detached and dropped when older);
 # 0 keeps everything.
 COSTPLANE_BILLING_RETENTION_MONTHS = env_int("COSTPLANE_BILLING_RETENTION_MONTHS", 0, minimum=0)
+# PostgreSQL work_mem inside a billing import's transaction: the rollups' GROUP BY over a month's lines hashes in
+# memory instead of sorting on disk (a 1M-line month: 5 s instead of 13). PostgreSQL's own units ("128MB").
+COSTPLANE_IMPORT_WORK_MEM = env_str("COSTPLANE_IMPORT_WORK_MEM", "128MB")
 # Parallel export ingestion (docs/runbooks.md, "Parallel export imports"). A running import whose worker is gone and
 # whose scope's advisory lock has been free this long is marked failed and queued again, once.
 COSTPLANE_INGEST_STALE_MINUTES = env_int("COSTPLANE_INGEST_STALE_MINUTES", 10, minimum=1)

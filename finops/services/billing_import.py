@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -107,6 +108,7 @@ def billing_export_import(
             # autovacuum) instead of merging it into the index every 4 MB; WAL flush waits at commit only.
             cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
             cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.COSTPLANE_IMPORT_WORK_MEM])
             for name, path in _sources(location, stack):
                 current = name
                 billing_file = open_billing_file(path, name=name)
