@@ -7,12 +7,15 @@ billing_period_start, line_key): every unique key holds the partition key and th
 table distributed by billing account keeps them.
 
 `CREATE TABLE ... PARTITION OF` locks the parent against every reader until its transaction ends, so an
-import never runs it inside its own (long) transaction. It creates a month it has not seen as a plain table
-of the parent's shape in a short transaction of its own (`partition_table_create`, on a second connection),
-loads that month's rows into it, and attaches it (`partitions_attach`) at the end of its transaction:
-ATTACH takes only a SHARE UPDATE EXCLUSIVE lock on the parent, which readers and writers do not wait for,
-and skips the validation scan because the table carries a CHECK constraint matching the bounds. Writes
-through the ORM (tests, small tools) create missing partitions in their own transaction (`partitions_ensure`).
+import never runs it inside its own (long) transaction. When it meets a month without a partition it creates the
+month's table as a plain table of the parent's shape and attaches it at once, empty, in a short transaction on a
+second connection (`partition_create`), before it loads a row of that month: ATTACH takes only a SHARE UPDATE
+EXCLUSIVE lock on the parent, which readers and writers (the import's own open transaction included) do not wait
+for, and skips the validation scan because the table carries a CHECK constraint matching the bounds. Imports that
+meet the same new month at once (two billing accounts, two formats) take turns on a per-month advisory lock there,
+and the second finds the partition attached; none holds a lock on the parent that another import's creation would
+wait for. Writes through the ORM (tests, small tools) create missing partitions in their own transaction
+(`partitions_ensure`).
 """
 
 from __future__ import annotations
@@ -65,37 +68,45 @@ def _create_statements(month: date) -> list[str]:
     ]
 
 
-def partition_table_create(month: date) -> str:
-    """The month's table, created unattached in a committed transaction on a connection of its own (so that the
-    caller's transaction, which may already hold locks on the parent, never waits for it); returns its name. A
-    table left by an import that rolled back is empty and is reused."""
+def partition_create(month: date) -> str:
+    """The month's partition, created and attached (empty) in committed transactions on a connection of its own, so
+    that the caller's transaction never waits for it and never holds a lock it would wait for; returns its name. A
+    partition already attached (by another import, or one that rolled back) is left as it is."""
     parameters = connection.get_connection_params()  # Django's own: the same server, database, role and options
     parameters.pop("cursor_factory", None)
     parameters.pop("context", None)
     parameters.pop("prepare_threshold", None)
+    name = partition_name(month)
     with psycopg.connect(**parameters, autocommit=True) as own:
         own.execute("SET lock_timeout = '30s'")
-        for statement in _create_statements(month):
-            own.execute(statement)
-    return partition_name(month)
+        own.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"costplane partition {name}"])
+        try:
+            with own.cursor() as cursor:
+                if month not in partition_months(cursor):
+                    for statement in _create_statements(month):
+                        own.execute(statement)
+                    partition_attach(own, month)
+        finally:
+            own.execute("SELECT pg_advisory_unlock(hashtext(%s))", [f"costplane partition {name}"])
+    return name
 
 
 def partition_attach(cursor, month: date) -> None:
-    """Attach a table made by `partition_table_create` (and filled since) as the month's partition."""
+    """Attach a table made by `_create_statements` as the month's partition."""
     name, lower, upper = partition_name(month), month.isoformat(), month_next(month).isoformat()
     cursor.execute(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM ('{lower}') TO ('{upper}')")
 
 
 def partitions_ensure(months: Iterable[date]) -> None:
     """Create, in the current transaction, the partitions these months need (for ORM writes; imports use
-    `partition_table_create`)."""
+    `partition_create`)."""
     wanted = {month_first(date.fromisoformat(month) if isinstance(month, str) else month) for month in months}
     if not wanted:
         return
     with connection.cursor() as cursor:
         missing = wanted - set(partition_months(cursor))
         for month in sorted(missing):
-            for statement in _create_statements(month):  # or take over a table an import left unattached
+            for statement in _create_statements(month):
                 cursor.execute(statement)
             partition_attach(cursor, month)
 

@@ -30,7 +30,6 @@ from finops.services.billing_writer import (
     batch_prepare,
     batches_ahead,
     daily_totals_record,
-    partitions_attach,
     staging_merge,
     staging_rows_count,
 )
@@ -133,7 +132,6 @@ def billing_export_import(
                 )
                 warnings.extend(_ignored_columns_warnings(name, billing_file))
                 current = None
-            partitions_attach(cursor, state)
             deleted, inserted = staging_merge(cursor, state)
             # The rollup of every scope whose lines changed (an unchanged re-delivery leaves its rows as they are).
             rollups_rebuild_scopes(

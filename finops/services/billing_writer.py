@@ -56,10 +56,8 @@ class ImportState:
     daily: dict[tuple, tuple[Decimal, Decimal]] = field(default_factory=dict)
     # Lines each stored scope lost and gained in the merge, {scope: (deleted, inserted)}: billing periods' restatements.
     merged: dict[tuple[str, str, date], tuple[int, int]] = field(default_factory=dict)
-    # CostRecord's partitions: {month: table} attached when the import began (read once), and the months this import
-    # loads into tables of their own, attached at its end (finops.partitions says why).
+    # CostRecord's partitions: {month: table} attached when the import began (read once), and those it created.
     attached: dict[date, str] | None = None
-    unattached: dict[date, str] = field(default_factory=dict)
 
     def partitions_touched(self) -> list[str]:
         """The partition tables of every month this import wrote to."""
@@ -228,8 +226,8 @@ def _scope_exists(cursor, scope: tuple[str, str, date], run_id: int) -> bool:
 
 
 def _scope_target(cursor, scope: tuple[str, str, date], state: ImportState) -> str:
-    """The table a scope's rows are copied into: the staging table for a stored scope, the month's own table for a
-    month without a partition yet, else CostRecord (which routes them to their partition)."""
+    """The table a scope's rows are copied into: the staging table for a stored scope, the month's partition (made
+    first, finops.partitions.partition_create) for a month that had none, else CostRecord (which routes them)."""
     if scope in state.existing_scopes:
         return STAGING
     month = partitions.month_first(scope[2])
@@ -237,9 +235,8 @@ def _scope_target(cursor, scope: tuple[str, str, date], state: ImportState) -> s
         state.attached = partitions.partition_months(cursor)
     if month in state.attached:
         return TABLE
-    if month not in state.unattached:
-        state.unattached[month] = partitions.partition_table_create(month)
-    return state.unattached[month]
+    state.attached[month] = partitions.partition_create(month)
+    return state.attached[month]
 
 
 def batch_copy(cursor, prepared: PreparedBatch, fmt: str, state: ImportState) -> None:
@@ -319,15 +316,6 @@ def staging_prepare(cursor) -> str:
 
 def staging_finish(cursor, before: str) -> None:
     cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [before])
-
-
-def partitions_attach(cursor, state: ImportState) -> None:
-    """Attach the months this import loaded into tables of their own as CostRecord's partitions (a SHARE UPDATE
-    EXCLUSIVE lock on the parent until commit: readers and writers of other months go on)."""
-    for month in sorted(state.unattached):
-        partitions.partition_attach(cursor, month)
-        state.attached[month] = state.unattached[month]
-    state.unattached.clear()
 
 
 def staging_merge(cursor, state: ImportState) -> tuple[int, int]:

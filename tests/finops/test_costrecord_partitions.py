@@ -229,3 +229,48 @@ def test_every_key_of_the_billing_scope_tables_holds_the_billing_account_and_per
     assert {table for table, _name, _columns in keys} == set(tables)
     for table, name, columns in keys:
         assert {"billing_account_id", "billing_period_start"} <= set(columns), (table, name, columns)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_that_meet_the_same_new_month_at_once_both_land(tmp_path):
+    """Two billing accounts' files for a month no partition holds yet, imported at the same time (each thread waits,
+    after its first file, until the other has loaded its own): both succeed and every line is stored once."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(2, timeout=60)
+    errors: list[BaseException] = []
+
+    def import_for(account: str) -> None:
+        folder = tmp_path / account
+        folder.mkdir()
+        for part in (1, 2):
+            rows = [{**row, "BillingAccountId": account, "ResourceId": f"{row['ResourceId']}-{part}"}
+                    for row in month_rows("2026-07", "2026-08", lines=5, cost="1.25")]  # fmt: skip
+            write_csv(folder / f"part-{part}.csv", rows, FOCUS_HEADER)
+        seen = []
+
+        def progress(rows, total):
+            seen.append(rows)
+            if len(seen) == 1:
+                barrier.wait()  # both imports have loaded a file of the new month before either commits
+
+        try:
+            billing_export_import(location=str(folder), progress=progress)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+            barrier.abort()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=import_for, args=(account,)) for account in ("111100001111", "222200002222")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert date(2026, 7, 1) in attached()
+    assert CostRecord.objects.filter(billing_period_start="2026-07-01").count() == 20
+    assert CostRecord.objects.aggregate(total=Sum("billed_cost"))["total"] == Decimal("25.00")
