@@ -185,9 +185,13 @@ def tag_rollup_grouped_sql(
     month_period = "r.period" if query.step else "NULL::date"
     measures = f"r.billing_currency AS currency, {basis} AS cost, {missing} AS missing"
     table = CostTagRollup._meta.db_table
-    join = "" if single else f"""
+    join = (
+        ""
+        if single
+        else f"""
             JOIN ({_chosen_sources_sql()}) chosen
               ON chosen.sub_account_id = r.sub_account_id AND chosen.source = r.source AND chosen.day = r.period"""
+    )
     scope_params = [*filter_params, *(where_params or [])]
     sql = f"""
         SELECT {"".join(f"k{index}, " for index in range(len(keys)))}period, currency, SUM(cost) AS cost,
