@@ -20,9 +20,7 @@ def fractional_digits(text: str) -> int:
     return len(text.partition(".")[2])
 
 
-def test_idle_gpu_cost_leaves_the_api_at_twenty_places_and_items_still_sum_to_total(
-    billed_and_collected, viewer_api
-):
+def test_idle_gpu_cost_leaves_the_api_at_twenty_places_and_items_still_sum_to_total(billed_and_collected, viewer_api):
     params = {"window": WINDOW, "aggregate": "tag:team", "step": "day"}
     exact = allocation_report(params={name: [value] for name, value in params.items()}, today=TODAY).items
     # Idle cost is computed (a line's cost over its hours, times the unused share) and stored per day at the
