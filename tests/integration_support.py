@@ -4,6 +4,7 @@ test's clock when it is pinned (tests/clock.py)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +27,29 @@ def database_url_for_tests() -> str:
     host = params["HOST"] or "127.0.0.1"
     port = f":{params['PORT']}" if params["PORT"] else ""
     return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def sandbox_served(size: str = "small") -> Iterator[str]:
+    """`python -m sandbox serve` on a free port, at the test's clock; yields its endpoint URL."""
+    env = python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE=size))
+    server = subprocess.Popen(
+        python_command("sandbox", "serve", "--port", str(free_port()), "--size", size),
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("sandbox ready on "), f"the sandbox did not start: {line!r}"
+        yield line.split(" on ", 1)[1].strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 @contextmanager

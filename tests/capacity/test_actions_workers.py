@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -36,18 +35,12 @@ from config.celery import app
 from sandbox.aws import sandbox_client
 from tests.clock import python_command, python_env
 from tests.factories import CloudAccountFactory, TeamFactory, TeamMembershipFactory, UserFactory
-from tests.integration_support import ROOT, database_url_for_tests, wait_for
+from tests.integration_support import ROOT, database_url_for_tests, sandbox_served, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 ML_RESEARCH = "481516234202"
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoProxy:
@@ -125,18 +118,8 @@ class MotoProxy:
 
 @pytest.fixture(scope="module")
 def sandbox_server():
-    port = free_port()
-    server = subprocess.Popen(
-        python_command("sandbox", "serve", "--port", str(port), "--size", "small"),
-        cwd=ROOT, env=python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE="small")), stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("sandbox ready on "), f"the sandbox did not start: {line!r}"
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with sandbox_served() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import threading
 from contextlib import ExitStack
 from decimal import Decimal
@@ -23,9 +22,7 @@ from django.db.models import Count, Sum
 from finops.models import CloudAccount, CostRecord, IngestionRun
 from finops.services.export_ingestion import scope_lock_key
 from finops.services.ingestion import ingestion_request
-from tests.clock import python_command, python_env
-from tests.finops.test_ingestion_worker import free_port
-from tests.integration_support import ROOT, celery_worker, wait_for
+from tests.integration_support import celery_worker, sandbox_served, wait_for
 
 PAYER = "481516234200"
 BUCKET = "costplane-sandbox-exports"
@@ -34,23 +31,11 @@ FOCUS = "exports/costplane-focus"
 
 @pytest.fixture(scope="module")
 def sandbox():
-    port = free_port()
-    env = python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE="small"))
-    server = subprocess.Popen(
-        python_command("sandbox", "serve", "--port", str(port), "--size", "small"),
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("sandbox ready on "), f"the sandbox did not start: {line!r}"
-        endpoint = line.split(" on ", 1)[1].strip()
+    with sandbox_served() as endpoint:
         s3 = boto3.client(
             "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )
         yield endpoint, s3
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 from datetime import date, timedelta
 
 import pytest
 
 from finops.models import CloudAccount, CostExplorerRecord, CostRecord, IngestionRun
 from finops.selectors.reconciliation import reconciliation_rows
-from tests.clock import python_command, python_env
-from tests.integration_support import ROOT, celery_worker, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.integration_support import celery_worker, sandbox_served, wait_for
 
 
 @pytest.fixture
 def sandbox_server():
-    port = free_port()
-    env = python_env(dict(os.environ, COSTPLANE_SANDBOX_SIZE="small"))
-    server = subprocess.Popen(
-        python_command("sandbox", "serve", "--port", str(port), "--size", "small"),
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("sandbox ready on "), f"the sandbox did not start: {line!r}"
-        yield line.split(" on ", 1)[1].strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with sandbox_served() as endpoint:
+        yield endpoint
 
 
 # At a fixed instant, passed on to the sandbox server and the worker: a run across midnight had the sandbox's data
