@@ -36,17 +36,15 @@ class Migration(migrations.Migration):
                 ("tags", models.JSONField(default=dict)),
                 (
                     "billed_cost",
-                    models.DecimalField(decimal_places=20, help_text="Idle part of the billed cost.", max_digits=58),
+                    models.DecimalField(decimal_places=20, max_digits=58),
                 ),
                 (
                     "effective_cost",
-                    models.DecimalField(decimal_places=20, help_text="Idle part of the effective cost.", max_digits=58),
+                    models.DecimalField(decimal_places=20, max_digits=58),
                 ),
                 (
                     "list_cost",
-                    models.DecimalField(
-                        decimal_places=20, help_text="Idle part of the list cost.", max_digits=58, null=True
-                    ),
+                    models.DecimalField(decimal_places=20, max_digits=58, null=True),
                 ),
                 ("list_cost_missing", models.BigIntegerField(default=0, help_text="Lines without a list cost.")),
             ],

@@ -18,22 +18,10 @@ from capacity.models import IdleGpuCostDaily
 from capacity.selectors.metering import gpu_hours_frame, gpu_resource_ids
 from finops.allocation.engine import idle_costs
 from finops.reports import money_sum
+from finops.rollup_sql import GROUPED
 
 TABLE = IdleGpuCostDaily._meta.db_table
-KEYS = (
-    "source",
-    "billing_account_id",
-    "billing_period_start",
-    "sub_account_id",
-    "provider_name",
-    "invoice_issuer_name",
-    "service_name",
-    "region_id",
-    "usage_type",
-    "resource_id",
-    "charge_category",
-    "billing_currency",
-)
+KEYS = (*GROUPED, "resource_id")  # the daily rollup's columns and the resource
 _BASES = ("billed_cost", "effective_cost", "list_cost")
 
 

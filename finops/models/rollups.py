@@ -9,7 +9,41 @@ from django.db import models
 ROLLUP_MONEY = {"max_digits": 58, "decimal_places": 20}
 
 
-class CostDailyRollup(models.Model):
+class ScopeSums(models.Model):
+    """What every table summed from billing lines per scope holds: the scope (source, billing account, billing
+    period), the account, provider, charge category and currency, and the sums per cost basis."""
+
+    source = models.CharField(max_length=12, db_collation="C")
+    billing_account_id = models.TextField(db_collation="C")
+    billing_period_start = models.DateField()
+    sub_account_id = models.TextField()
+    provider_name = models.TextField(null=True)  # noqa: DJ001 - null and "" kept apart, as in CostRecord
+    charge_category = models.CharField(max_length=12)
+    billing_currency = models.CharField(max_length=3)
+    billed_cost = models.DecimalField(**ROLLUP_MONEY)
+    effective_cost = models.DecimalField(**ROLLUP_MONEY)
+    list_cost = models.DecimalField(**ROLLUP_MONEY, null=True)
+    list_cost_missing = models.BigIntegerField(default=0, help_text="Lines without a list cost.")
+
+    class Meta:
+        abstract = True
+
+
+class DailyLineSums(ScopeSums):
+    """ScopeSums per UTC day and every other column a report groups or filters by but the resource."""
+
+    day = models.DateField()
+    invoice_issuer_name = models.TextField(null=True)  # noqa: DJ001
+    service_name = models.TextField(null=True)  # noqa: DJ001
+    region_id = models.TextField(null=True)  # noqa: DJ001
+    usage_type = models.TextField(null=True)  # noqa: DJ001
+    tags = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+
+
+class CostDailyRollup(DailyLineSums):
     """Billing lines summed per UTC day and every column a report groups or filters by except the resource: day,
     source, billing account, billing period, account, provider, service, region, usage type, charge category,
     currency, and the values of the rollup's tag keys (`tags`: each key of CostRollupState.tag_keys, null when the
@@ -19,23 +53,6 @@ class CostDailyRollup(models.Model):
     stored lines themselves, so it never drifts from them; parallel imports of different periods never write the
     same rows, and retention deletes a month's rows with its partition."""
 
-    day = models.DateField()
-    source = models.CharField(max_length=12, db_collation="C")
-    billing_account_id = models.TextField(db_collation="C")
-    billing_period_start = models.DateField()
-    sub_account_id = models.TextField()
-    provider_name = models.TextField(null=True)  # noqa: DJ001 - null and "" kept apart, as in CostRecord
-    invoice_issuer_name = models.TextField(null=True)  # noqa: DJ001
-    service_name = models.TextField(null=True)  # noqa: DJ001
-    region_id = models.TextField(null=True)  # noqa: DJ001
-    usage_type = models.TextField(null=True)  # noqa: DJ001
-    charge_category = models.CharField(max_length=12)
-    billing_currency = models.CharField(max_length=3)
-    tags = models.JSONField(default=dict)
-    billed_cost = models.DecimalField(**ROLLUP_MONEY)
-    effective_cost = models.DecimalField(**ROLLUP_MONEY)
-    list_cost = models.DecimalField(**ROLLUP_MONEY, null=True)
-    list_cost_missing = models.BigIntegerField(default=0, help_text="Lines without a list cost.")
     lines = models.BigIntegerField()
 
     class Meta:
@@ -48,7 +65,7 @@ class CostDailyRollup(models.Model):
         return f"{self.day} {self.sub_account_id} {self.service_name} {self.billed_cost}"
 
 
-class CostTagRollup(models.Model):
+class CostTagRollup(ScopeSums):
     """The daily rollup summed once more, per tag key: for each (source, billing account, billing period, account,
     provider, charge category, currency) and each of the rollup's tag keys, the cost per value of that key (null:
     the lines lack it), per day (`grain` "day") and per calendar month (`grain` "month", `period` its first day).
@@ -63,19 +80,8 @@ class CostTagRollup(models.Model):
 
     grain = models.CharField(max_length=5, choices=Grain.choices)
     period = models.DateField()
-    source = models.CharField(max_length=12, db_collation="C")
-    billing_account_id = models.TextField(db_collation="C")
-    billing_period_start = models.DateField()
-    sub_account_id = models.TextField()
-    provider_name = models.TextField(null=True)  # noqa: DJ001 - null and "" kept apart, as in CostRecord
-    charge_category = models.CharField(max_length=12)
-    billing_currency = models.CharField(max_length=3)
     tag_key = models.TextField()
     tag_value = models.TextField(null=True)  # noqa: DJ001 - the lines lack the key
-    billed_cost = models.DecimalField(**ROLLUP_MONEY)
-    effective_cost = models.DecimalField(**ROLLUP_MONEY)
-    list_cost = models.DecimalField(**ROLLUP_MONEY, null=True)
-    list_cost_missing = models.BigIntegerField(default=0, help_text="Lines without a list cost.")
     lines = models.BigIntegerField()
 
     class Meta:

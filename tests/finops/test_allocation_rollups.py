@@ -4,7 +4,6 @@ last digit whichever they come from."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from finops.reports import report_query_parse
 from finops.selectors.allocations import allocation_rows_frame, rows_source
 from finops.services.allocation_rules import allocation_rules_publish
 from finops.services.billing_import import billing_export_import
-from tests.finops.importers.support import FOCUS_HEADER, focus_row, write_csv
+from tests.finops.test_cost_rollup import focus_file
 
 MONTHS = {"2026-01": "2026-02", "2026-02": "2026-03", "2026-03": "2026-04"}
 TABLES = ("finops_costdailyrollup", "finops_costtagrollup", "finops_costrecord")
@@ -85,27 +84,6 @@ line = st.fixed_dictionaries(
         "cost": st.decimals(min_value=Decimal("-100"), max_value=Decimal("1e5"), places=10, allow_nan=False),
     }
 )
-
-
-def focus_file(path, lines: list[dict]):
-    rows = [
-        focus_row(
-            SubAccountId=item["account"],
-            BillingPeriodStart=f"{item['month']}-01T00:00:00Z",
-            BillingPeriodEnd=f"{MONTHS[item['month']]}-01T00:00:00Z",
-            ChargePeriodStart=f"{item['month']}-{item['day']:02d}T05:00:00Z",
-            ChargePeriodEnd=f"{item['month']}-{item['day']:02d}T06:00:00Z",
-            ChargeCategory=item["category"],
-            ServiceName=item["service"],
-            ResourceId=f"r-{index}",
-            BilledCost=str(item["cost"]),
-            EffectiveCost=str(item["cost"]),
-            ListCost="",
-            Tags=json.dumps(item["tags"]),
-        )
-        for index, item in enumerate(lines)
-    ]
-    return write_csv(path, rows, FOCUS_HEADER)
 
 
 def allocated(query, rules, *, from_rollups: bool) -> pd.DataFrame:

@@ -90,11 +90,12 @@ line = st.fixed_dictionaries(
 
 
 def focus_file(path, lines: list[dict]):
+    """A FOCUS file of the lines (month, day, account, service, category, tags, cost, optional list cost)."""
     rows = [
         focus_row(
             SubAccountId=item["account"],
             BillingPeriodStart=f"{item['month']}-01T00:00:00Z",
-            BillingPeriodEnd=f"{MONTHS[item['month']]}-01T00:00:00Z",
+            BillingPeriodEnd=f"{month_after(item['month'])}-01T00:00:00Z",
             ChargePeriodStart=f"{item['month']}-{item['day']:02d}T05:00:00Z",
             ChargePeriodEnd=f"{item['month']}-{item['day']:02d}T06:00:00Z",
             ChargeCategory=item["category"],
@@ -102,12 +103,17 @@ def focus_file(path, lines: list[dict]):
             ResourceId=f"r-{index}",
             BilledCost=str(item["cost"]),
             EffectiveCost=str(item["cost"]),
-            ListCost=str(item["list"]),
+            ListCost=str(item.get("list", "")),
             Tags=json.dumps(item["tags"]),
         )
         for index, item in enumerate(lines)
     ]
     return write_csv(path, rows, FOCUS_HEADER)
+
+
+def month_after(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12}-{number % 12 + 1:02d}"
 
 
 @pytest.mark.django_db
