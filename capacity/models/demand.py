@@ -72,12 +72,56 @@ class GpuPeakDay(models.Model):
         return f"{self.day} peak {self.peak_gpus} GPUs ({self.source})"
 
 
-class GpuDemandForecast(models.Model):
-    """A forecast of daily GPU-hours for one slice (blank dimension = all), with its prediction intervals."""
+class GpuGroupPeakDay(models.Model):
+    """The peak concurrent GPUs of one day for one team, GPU family (instance family) or region, whole GPUs.
 
-    team = models.CharField(max_length=256, blank=True)
-    gpu_model = models.CharField(max_length=100, blank=True)
-    region = models.CharField(max_length=32, blank=True)
+    As GpuPeakDay for the fleet: "hourly" is the most GPUs of the group running in one hour of the day; "average" the
+    group's billed GPU-hours / 24 rounded up, on a day without hourly data. Never a sum of slices' peaks.
+    """
+
+    class Group(models.TextChoices):
+        TEAM = "team", "Team"
+        GPU_FAMILY = "gpu_family", "GPU family"
+        REGION = "region", "Region"
+
+    group = models.CharField(max_length=16, choices=Group.choices)
+    value = models.CharField(max_length=256)
+    day = models.DateField()
+    peak_gpus = models.PositiveIntegerField(help_text="Whole GPUs.")
+    source = models.CharField(max_length=10, choices=GpuPeakDay.Source.choices)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["group", "value", "day"]
+        constraints = [models.UniqueConstraint(fields=["group", "value", "day"], name="gpu_group_peak_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.group}={self.value} peak {self.peak_gpus} GPUs"
+
+
+class GpuDemandForecast(models.Model):
+    """A forecast of one demand series with its prediction intervals and the chosen model's backtest scores.
+
+    `group` fleet (value blank), team, gpu_family, region: GPU demand, `metric` gpu_hours (daily GPU-hours) or
+    peak_gpus (daily peak concurrent GPUs). `group` quota: the demand against one quota (value
+    "account:region:service_code:quota_code", metric "quota_demand", in the quota's unit).
+    """
+
+    class Group(models.TextChoices):
+        FLEET = "fleet", "Fleet"
+        TEAM = "team", "Team"
+        GPU_FAMILY = "gpu_family", "GPU family"
+        REGION = "region", "Region"
+        QUOTA = "quota", "Quota"
+
+    class Metric(models.TextChoices):
+        GPU_HOURS = "gpu_hours", "GPU-hours per day"
+        PEAK_GPUS = "peak_gpus", "Peak concurrent GPUs"
+        QUOTA_DEMAND = "quota_demand", "Demand in the quota's unit"
+
+    group = models.CharField(max_length=16, choices=Group.choices, default=Group.FLEET)
+    value = models.CharField(max_length=512, blank=True)
+    metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.GPU_HOURS)
     generated_at = models.DateTimeField()
     history_start = models.DateField()
     history_end = models.DateField(help_text="Exclusive: the first forecast day.")
@@ -85,11 +129,13 @@ class GpuDemandForecast(models.Model):
     model = models.CharField(max_length=100)
     scores = models.JSONField(default=dict, blank=True)
     fallback = models.TextField(blank=True)
-    points = models.JSONField(default=list, help_text='[{"day", "mean", "lower_80", "upper_80", ...}], decimal strings')
+    points = models.JSONField(
+        default=list, help_text='[{"day", "mean", "lower_80", "upper_80", "lower_90", ...}], decimal strings'
+    )
 
     class Meta:
-        ordering = ["-generated_at", "team", "gpu_model", "region"]
-        indexes = [models.Index(fields=["team", "gpu_model", "region", "-generated_at"], name="gpu_forecast_slice")]
+        ordering = ["-generated_at", "group", "value", "metric"]
+        indexes = [models.Index(fields=["group", "value", "metric", "-generated_at"], name="gpu_forecast_series")]
 
     def __str__(self) -> str:
-        return f"forecast {self.team or 'all'}/{self.gpu_model or 'all'} {self.generated_at:%Y-%m-%d}"
+        return f"forecast {self.group}={self.value or 'all'} {self.metric} {self.generated_at:%Y-%m-%d}"

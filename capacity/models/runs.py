@@ -11,6 +11,8 @@ class CollectionRun(models.Model):
         UTILISATION = "utilisation", "Utilisation"
         PRICES = "prices", "Prices"
         QUOTAS = "quotas", "Service quotas"
+        RESERVATIONS = "reservations", "Capacity reservations"
+        FORECASTS = "forecasts", "Forecasts"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"

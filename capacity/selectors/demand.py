@@ -18,13 +18,13 @@ def gpu_demand_exists() -> bool:
 
 def gpu_demand_fleet_forecast() -> GpuDemandForecast | None:
     """The newest fleet-wide forecast (every team, GPU model and region), or None before the first."""
-    return GpuDemandForecast.objects.filter(gpu_model="", region="", team="").first()
+    return GpuDemandForecast.objects.filter(group="fleet", metric="gpu_hours").first()
 
 
 def gpu_demand_team_forecasts() -> dict[str, GpuDemandForecast]:
     """{team: its newest forecast} of the per-team forecasts (every GPU model and region)."""
-    forecasts = GpuDemandForecast.objects.filter(gpu_model="", region="").exclude(team="")
-    return {item.team: item for item in forecasts.order_by("team", "-generated_at").distinct("team")}
+    forecasts = GpuDemandForecast.objects.filter(group="team", metric="gpu_hours")
+    return {item.value: item for item in forecasts.order_by("value", "-generated_at").distinct("value")}
 
 
 def gpu_demand_daily(*, since: date) -> pd.DataFrame:
