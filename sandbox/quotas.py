@@ -22,10 +22,13 @@ EC2_QUOTAS = (
     ("L-417A185B", "Running On-Demand P instances", "P/OnDemand", 0),
     ("L-DB2E81BA", "Running On-Demand G and VT instances", "G/OnDemand", 64),
     ("L-1945791B", "Running On-Demand Inf instances", "Inf/OnDemand", 0),
+    ("L-2C3B7624", "Running On-Demand Trn instances", "Trn/OnDemand", 0),
+    ("L-6E869C2A", "Running On-Demand DL instances", "DL/OnDemand", 0),
 )
-# Raised limits, per account name and quota code: the research account trains on P and G instances.
+# Raised limits, per account name and quota code: the research account trains on P and G instances (and has room
+# for two trn1.32xlarge to try Trainium on).
 EC2_RAISED = {
-    "ml-research": {"L-417A185B": 1536, "L-DB2E81BA": 768},
+    "ml-research": {"L-417A185B": 1536, "L-DB2E81BA": 768, "L-2C3B7624": 256},
     "ml-prod": {"L-DB2E81BA": 128, "L-1945791B": 64},
 }
 SAGEMAKER_USES = {

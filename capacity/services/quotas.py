@@ -1,6 +1,6 @@
 """Service Quotas: the GPU-relevant limits of an account and region, with the usage counted against them.
 
-Kept: the EC2 on-demand vCPU quotas of the P, G (and VT) and Inf families, and the SageMaker per
+Kept: the EC2 on-demand vCPU quotas of the P, G (and VT), Inf, Trn and DL families, and the SageMaker per
 instance type quotas ("ml.g5.xlarge for endpoint usage", "... for training job usage", "... for
 notebook instance usage") of accelerated families (g, p, inf, trn).
 
@@ -27,11 +27,16 @@ from capacity.services.inventory import clients_for
 from capacity.services.runs import collection_run
 from finops.models import CloudAccount
 
-# EC2 quota code -> the instance families it limits (vCPUs of running on-demand instances).
+# EC2 quota code -> the instance families it limits (vCPUs of running on-demand instances), each family named by
+# the letters before its generation digit (`_family`): "p" is p2, p3, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200...;
+# "g" is g3, g4dn, g4ad, g5, g5g, g6, g6e, g6f... and "gr" is gr6 (both G and VT, as is vt1); "inf" is inf1 and
+# inf2 (never i3, i4i: their family is "i"); "trn" is trn1, trn1n, trn2; "dl" is dl1, dl2q.
 EC2_GPU_QUOTAS = {
     "L-417A185B": ("p",),  # Running On-Demand P instances
-    "L-DB2E81BA": ("g", "vt"),  # Running On-Demand G and VT instances
+    "L-DB2E81BA": ("g", "gr", "vt"),  # Running On-Demand G and VT instances
     "L-1945791B": ("inf",),  # Running On-Demand Inf instances
+    "L-2C3B7624": ("trn",),  # Running On-Demand Trn instances
+    "L-6E869C2A": ("dl",),  # Running On-Demand DL instances
 }
 SAGEMAKER_QUOTA = re.compile(
     r"^(?P<type>ml\.(?:g|p|inf|trn)\d\w*\.\w+) for (?P<use>endpoint|training job|notebook instance) usage$"
@@ -44,7 +49,42 @@ SAGEMAKER_USES = {
 
 
 def _family(instance_type: str) -> str:
-    return re.match(r"[a-z]+", instance_type).group(0) if instance_type else ""
+    """The letters before the generation digit: "p" of p4d.24xlarge and p6-b200.48xlarge, "gr" of gr6.4xlarge."""
+    match = re.match(r"[a-z]+", instance_type or "")
+    return match.group(0) if match else ""
+
+
+def ec2_quota_code(instance_type: str) -> str | None:
+    """The On-Demand vCPU quota (of EC2_GPU_QUOTAS) that running `instance_type` counts against, or None.
+
+    None for the types of other quotas (Standard, F, X, ...) and for SageMaker's ml.* types, which count against
+    SageMaker's per-type quotas instead (`sagemaker_quota_name`).
+    """
+    if not instance_type or instance_type.startswith("ml."):
+        return None
+    family = _family(instance_type)
+    return next((code for code, families in EC2_GPU_QUOTAS.items() if family in families), None)
+
+
+def sagemaker_quota_name(instance_type: str, use: str) -> str:
+    """The name of the SageMaker quota of an ml.* type and use ("endpoint", "training job", "notebook instance")."""
+    if use not in SAGEMAKER_USES:
+        raise ValueError(f"use must be one of {sorted(SAGEMAKER_USES)}, not {use!r}")
+    return f"{instance_type} for {use} usage"
+
+
+def sagemaker_quota_code(*, account: CloudAccount, region: str, instance_type: str, use: str) -> str | None:
+    """The stored code of the SageMaker quota of `instance_type` and `use` in the account and region, or None.
+
+    SageMaker's per-type quota codes are opaque (they differ by type and use, not by any rule), so the code is
+    looked up by the quota's name among the quotas `quotas_refresh` stored.
+    """
+    name = sagemaker_quota_name(instance_type, use)
+    return (
+        ServiceQuota.objects.filter(account=account, region=region, service_code="sagemaker", name=name)
+        .values_list("quota_code", flat=True)
+        .first()
+    )
 
 
 def _ec2_usage(resources: list[Resource], families: tuple[str, ...]) -> Decimal:
