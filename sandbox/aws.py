@@ -6,13 +6,15 @@ goes on to moto (server mode or `mock_aws`). Like Stubber, each request is valid
 operation's input shape and each response against its output shape before it is returned, so a
 malformed answer raises instead of reaching the product.
 
-Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports) and
-GetAnomalies (spikes in the same lines, see sandbox/anomalies.py),
+Answered here: Cost Explorer GetCostAndUsage (from the same billing lines as the exports), GetCostForecast
+(a trend line through the same lines' recent days, see sandbox/cost_explorer.py) and GetAnomalies (spikes in the
+same lines, see sandbox/anomalies.py),
 Organizations ListAccounts / DescribeOrganization / DescribeAccount (fixed account ids), Pricing
 GetProducts (the sandbox's rate table), Service Quotas GetServiceQuota / ListServiceQuotas (per
-account and region) and Compute Optimizer's Get*Recommendations (per account and region, see
-sandbox/compute_optimizer.py). The data's size and "today" come from COSTPLANE_SANDBOX_SIZE /
-COSTPLANE_SANDBOX_TODAY at call time.
+account and region), Compute Optimizer's Get*Recommendations (per account and region, see
+sandbox/compute_optimizer.py) and EC2 DescribeCapacityReservations / DescribeReservedInstances (per account
+and region, see sandbox/reservations.py; moto answers the rest of EC2). The data's size and "today" come from
+COSTPLANE_SANDBOX_SIZE / COSTPLANE_SANDBOX_TODAY at call time.
 
 Given an `account_id`, every request also carries moto's `x-moto-account-id` header, so moto keeps
 each sandbox account's resources apart (moto's documented multi-account mechanism).
@@ -32,7 +34,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from sandbox import anomalies, compute_optimizer, cost_explorer, organizations, pricing, quotas
+from sandbox import anomalies, compute_optimizer, cost_explorer, organizations, pricing, quotas, reservations
 from sandbox.dataset import dataset_from_environment
 from sandbox.errors import AwsError
 
@@ -47,12 +49,20 @@ def _cost_and_usage(request: dict) -> dict:
     return cost_explorer.get_cost_and_usage(dataset_from_environment().cost_data, request)
 
 
+def _cost_forecast(request: dict) -> dict:
+    return cost_explorer.get_cost_forecast(dataset_from_environment().cost_data, request)
+
+
 def _anomalies(request: dict) -> dict:
     return anomalies.get_anomalies(dataset_from_environment().cost_data, request)
 
 
 ANSWERS: dict[str, dict[str, Answer]] = {
-    "cost-explorer": {"GetCostAndUsage": _cost_and_usage, "GetAnomalies": _anomalies},
+    "cost-explorer": {
+        "GetCostAndUsage": _cost_and_usage,
+        "GetCostForecast": _cost_forecast,
+        "GetAnomalies": _anomalies,
+    },
     "organizations": {
         "ListAccounts": organizations.list_accounts,
         "DescribeOrganization": organizations.describe_organization,
@@ -67,6 +77,7 @@ SCOPED_ANSWERS: dict[str, dict[str, ScopedAnswer]] = {
         "ListServiceQuotas": quotas.list_service_quotas,
     },
     "compute-optimizer": compute_optimizer.ANSWERS,
+    "ec2": reservations.ANSWERS,  # moto answers every other EC2 operation
 }
 
 

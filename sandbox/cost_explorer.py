@@ -1,10 +1,16 @@
-"""Cost Explorer's GetCostAndUsage over the sandbox's billing lines (pure: a request in, a response out).
+"""Cost Explorer's GetCostAndUsage and GetCostForecast over the sandbox's billing lines (pure: a request in, a
+response out).
 
 What it answers: DAILY and MONTHLY granularity; the metrics below; GroupBy up to two of DIMENSION
 (LINKED_ACCOUNT, SERVICE, REGION, USAGE_TYPE, RECORD_TYPE) and TAG (keys `key$value`, `key$` where
 untagged); Filter with Dimensions / Tags / And / Or / Not; pagination by result-by-time entries. Totals
 come from the same lines as the exports: UnblendedCost per account-day equals the FOCUS BilledCost,
 NetAmortizedCost the EffectiveCost, to the last digit.
+
+GetCostForecast (DAILY or MONTHLY) extends a least-squares line through the last FORECAST_FIT_DAYS days of the
+metric's daily totals before today, with normal intervals from the line's residuals (half-width z * sd * sqrt(days)
+per period, widening with the periods ahead): deterministic, and different from Costplane's own models, as AWS's is.
+Fewer than FORECAST_MIN_DAYS days of history answer DataUnavailableException, as AWS does for new accounts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from sandbox import rates
 from sandbox.catalogue import ACCOUNTS, TAG_KEYS, Catalogue, month_start
@@ -42,6 +49,15 @@ NO_REGION = "NoRegion"
 PAGE_ENTRIES = 90  # result-by-time entries per page: a 13-month daily query takes 5 pages
 PAGE_GROUPS = 2000  # and at most about this many groups (at least one entry per page)
 ESTIMATED_DAYS = 2  # the most recent days are still estimates
+FORECAST_METRICS = {
+    "UNBLENDED_COST": "unblended",
+    "BLENDED_COST": "unblended",
+    "NET_UNBLENDED_COST": "unblended",
+    "AMORTIZED_COST": "effective",
+    "NET_AMORTIZED_COST": "effective",
+}
+FORECAST_FIT_DAYS = 56
+FORECAST_MIN_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -250,3 +266,54 @@ def get_cost_and_usage(data: CostData, request: dict) -> dict:
     if index < len(periods):
         response["NextPageToken"] = _token(index, digest)
     return response
+
+
+def _money_text(units: float) -> str:
+    return f"{rates.units_to_decimal(int(round(units))):f}"
+
+
+def get_cost_forecast(data: CostData, request: dict) -> dict:
+    start = _day(request["TimePeriod"]["Start"], "Start")
+    end = _day(request["TimePeriod"]["End"], "End")
+    if start >= end:
+        raise AwsError("ValidationException", "Start date (and hour) should be before end date (and hour)")
+    if start < data.today - timedelta(days=1):
+        raise AwsError("ValidationException", "Start date must be equal to or no later than the current date")
+    metric = request["Metric"]
+    if metric not in FORECAST_METRICS:
+        raise AwsError("ValidationException", f"Metric {metric} is not supported by the sandbox's forecast")
+    granularity = request["Granularity"]
+    if granularity not in ("DAILY", "MONTHLY"):
+        raise AwsError("ValidationException", f"Granularity {granularity} is not supported for forecasts")
+    level = int(request.get("PredictionIntervalLevel", 80))
+    if not 51 <= level <= 99:
+        raise AwsError("ValidationException", "PredictionIntervalLevel must be between 51 and 99")
+    frame = data.frame
+    frame = frame[frame["day"] < np.datetime64(data.today, "D")]
+    if request.get("Filter"):
+        frame = frame[_mask(frame, request["Filter"])]
+    daily = frame.groupby("day")[FORECAST_METRICS[metric]].sum()
+    days = pd.date_range(end=pd.Timestamp(data.today) - pd.Timedelta(days=1), periods=FORECAST_FIT_DAYS, freq="D")
+    daily = daily.reindex(days.to_numpy().astype("datetime64[D]"), fill_value=0).astype(float)
+    if frame.empty or frame["day"].min() > np.datetime64(data.today - timedelta(days=FORECAST_MIN_DAYS), "D"):
+        raise AwsError("DataUnavailableException", "Insufficient amount of historical data to generate forecast.")
+    position = np.arange(FORECAST_FIT_DAYS, dtype=float)
+    slope, intercept = np.polyfit(position, daily.to_numpy(), 1)
+    spread = float(np.std(daily.to_numpy() - (intercept + slope * position), ddof=2))
+    z = float(norm.ppf(0.5 + level / 200))
+    results, totals = [], [0.0, 0.0, 0.0]
+    for ahead, (first, following) in enumerate(_periods(start, end, granularity)):
+        offsets = np.arange((first - data.today).days, (following - data.today).days) + FORECAST_FIT_DAYS
+        mean = max(float(np.sum(intercept + slope * offsets)), 0.0)
+        half = z * spread * np.sqrt(len(offsets)) * np.sqrt(1 + ahead)
+        figures = (mean, max(mean - half, 0.0), mean + half)
+        totals = [total + figure for total, figure in zip(totals, figures, strict=True)]
+        results.append(
+            {
+                "TimePeriod": {"Start": first.isoformat(), "End": following.isoformat()},
+                "MeanValue": _money_text(figures[0]),
+                "PredictionIntervalLowerBound": _money_text(figures[1]),
+                "PredictionIntervalUpperBound": _money_text(figures[2]),
+            }
+        )
+    return {"Total": {"Amount": _money_text(totals[0]), "Unit": rates.CURRENCY}, "ForecastResultsByTime": results}

@@ -1,4 +1,4 @@
-"""Cost Explorer's GetCostAndUsage and GetAnomalies, paged and throttle-safe.
+"""Cost Explorer's GetCostAndUsage, GetAnomalies and GetCostForecast, paged and throttle-safe.
 
 boto3 has no paginator for it, so `cost_and_usage` follows NextPageToken itself. Every page is a
 billable request ($0.01 each), so the caller passes a `RequestCount` to learn how many were made.
@@ -116,3 +116,37 @@ def anomalies(
         token = page.get("NextPageToken")
         if not token:
             break
+
+
+def cost_forecast(
+    client: BaseClient,
+    *,
+    start: date,
+    end: date,
+    metric: str = "NET_AMORTIZED_COST",
+    granularity: str = "MONTHLY",
+    level: int = 80,
+    count: RequestCount | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """GetCostForecast for [start, end) at one prediction interval level (51-99): the response as AWS gives it,
+    `Total` and `ForecastResultsByTime` (one entry per month with MONTHLY). One billable request, counted in `count`.
+    AWS errors (DataUnavailableException with too little history, AccessDenied) rise as ClientError."""
+    if start >= end:
+        raise ValueError(f"The forecast must end after it starts, got {start} to {end}.")
+    count = count if count is not None else RequestCount()
+
+    def counting_sleep(seconds: float) -> None:
+        count.throttled += 1
+        sleep(seconds)
+
+    response = with_backoff(
+        client.get_cost_forecast,
+        sleep=counting_sleep,
+        TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
+        Metric=metric,
+        Granularity=granularity,
+        PredictionIntervalLevel=level,
+    )
+    count.requests += 1
+    return response
