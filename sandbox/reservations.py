@@ -13,7 +13,7 @@ small size, FULL_SIZE_SCALE times as many in the full one, as sandbox/quotas.py 
   blocks at 11:30 UTC; a default reservation of 2 g5.12xlarge that expired 120 days ago.
 - ml-prod, us-east-1: an active default reservation of 2 g5.12xlarge with no end date (end date type
   "unlimited"), targeted and unused: standby capacity for the ranker's serving.
-- full size only, ml-research, us-west-2: an active reservation of 6 p4d.24xlarge, 2 unused.
+- full size only (not scaled), ml-research, us-west-2: an active reservation of 6 p4d.24xlarge, 2 of them unused.
 The small set is part of the full one (the same reservations, with the same ids). States follow the dates.
 
 Reserved Instances (regional, us-east-1): an active 1-year Standard No Upfront RI of 1 m6i.2xlarge in data (its
@@ -110,13 +110,13 @@ def _state(start: datetime, end: datetime | None, now: datetime) -> str:
 def capacity_reservations(account_id: str, region: str) -> list[dict]:
     """The account's capacity reservations in `region`, as DescribeCapacityReservations describes them, by id."""
     seed, size, today = environment_settings()
-    scale = FULL_SIZE_SCALE if size == "full" else 1
     now = _at(today)
     found = []
     for spec in CAPACITY_RESERVATIONS:
         account, where, name, instance_type, kind, criteria, total, used, first, days, sizes, tags = spec
         if ACCOUNT_IDS[account] != account_id or where != region or size not in sizes:
             continue
+        scale = FULL_SIZE_SCALE if size == "full" and "small" in sizes else 1  # the full-only one is full-sized
         block = kind == "capacity-block"
         start = _at(today + timedelta(days=first), CAPACITY_BLOCK_HOUR if block else time())
         end = None if days is None else start + timedelta(days=days)

@@ -1,5 +1,6 @@
-"""EC2: instances (DescribeInstances) and instance type facts (DescribeInstanceTypes, GPUs included); the
-stop / ModifyInstanceAttribute / start calls of a resize action, each with DryRun."""
+"""EC2: instances (DescribeInstances), instance type facts (DescribeInstanceTypes, GPUs included), the capacity held
+(DescribeCapacityReservations, Capacity Blocks for ML included; DescribeReservedInstances); the stop /
+ModifyInstanceAttribute / start calls of a resize action, each with DryRun."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from capacity.aws import RequestCount, pages
 from finops.aws.clients import error_code, with_backoff
 
 INSTANCE_TYPES_PER_CALL = 100  # DescribeInstanceTypes names at most 100 types a call
+CAPACITY_RESERVATIONS_PER_PAGE = 1000  # DescribeCapacityReservations' MaxResults limit
 
 
 def instances(client: BaseClient, *, count: RequestCount | None = None) -> Iterator[dict[str, Any]]:
@@ -51,6 +53,21 @@ def instance_types(
                         raise
                     unknown.append(name)
     return found, unknown
+
+
+def capacity_reservations(client: BaseClient, *, count: RequestCount | None = None) -> Iterator[dict[str, Any]]:
+    """Every capacity reservation the account can see in the client's region, in every state (the account's own
+    and those shared with it: `OwnerId` tells them apart)."""
+    for page in pages(client.describe_capacity_reservations, count=count, MaxResults=CAPACITY_RESERVATIONS_PER_PAGE):
+        yield from page.get("CapacityReservations", [])
+
+
+def reserved_instances(client: BaseClient, *, count: RequestCount | None = None) -> list[dict[str, Any]]:
+    """The account's Reserved Instances in the client's region, every state (DescribeReservedInstances has no pages)."""
+    response = with_backoff(client.describe_reserved_instances)
+    if count is not None:
+        count.requests += 1
+    return response.get("ReservedInstances", [])
 
 
 # --- Actions: resizing one instance (capacity/services/actions/resize_ec2.py) -------
