@@ -22,7 +22,8 @@ from capacity.services.actions.savings import actions_realised_savings_measure
 from capacity.services.approvals import recommendations_wake
 from capacity.services.collection import capacity_collect
 from capacity.services.compute_optimizer import compute_optimizer_collect
-from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
+from capacity.services.demand import gpu_demand_compute
+from capacity.services.forecasts import gpu_demand_forecast_refresh
 from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
 from capacity.services.recommendations import recommendations_announce

@@ -341,6 +341,10 @@ COSTPLANE_ALERT_STALE_INGESTION_HOURS = env_int("COSTPLANE_ALERT_STALE_INGESTION
 COSTPLANE_ALERT_UNALLOCATED_PERCENT = env_int("COSTPLANE_ALERT_UNALLOCATED_PERCENT", 20, minimum=0)
 # Quota headroom: alert when less than this percent of a quota is left.
 COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT = env_int("COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT", 10, minimum=0)
+# Capacity plan: how long a quota increase or a reservation takes to arrive (request_by = p95 crossing - this), and
+# how close a request-by date makes a quota "soon".
+COSTPLANE_CAPACITY_LEAD_TIME_DAYS = env_int("COSTPLANE_CAPACITY_LEAD_TIME_DAYS", 42, minimum=0)
+COSTPLANE_CAPACITY_SOON_DAYS = env_int("COSTPLANE_CAPACITY_SOON_DAYS", 14, minimum=0)
 # Seconds a webhook may take to answer before the send counts as failed (and is retried).
 COSTPLANE_NOTIFY_TIMEOUT = env_int("COSTPLANE_NOTIFY_TIMEOUT", 10, minimum=1)
 # Failed notifications are retried every 10 minutes until this many tries.

@@ -21,9 +21,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from capacity.forecasting import forecast
-from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay, InstanceTypeInfo, Resource, UtilisationHour
+from capacity.models import (
+    GpuDemandDay,
+    GpuGroupPeakDay,
+    GpuPeakDay,
+    InstanceTypeInfo,
+    QuotaDemandDay,
+    Resource,
+    UtilisationHour,
+)
 from capacity.selectors.inventory import FLEET_KINDS
+from capacity.services.quota_demand import quota_demand_rows
 from finops.allocation.rules import tag_columns
 from finops.reports import UNALLOCATED, ReportQuery
 from finops.selectors.allocation_rules import allocation_rules_current
@@ -47,9 +55,8 @@ def _family(instance_type: str) -> str:
     return instance_type.split(".", 1)[0]
 
 
-def _usage_gpu_hours(start: date, end: date, accelerators: dict[str, InstanceTypeInfo]) -> pd.DataFrame:
+def _usage_gpu_hours(usage: pd.DataFrame, accelerators: dict[str, InstanceTypeInfo]) -> pd.DataFrame:
     columns = ["day", *DIMENSIONS, "gpu_hours"]
-    usage = usage_quantity_frame(query=ReportQuery(start=start, end=end, step="day"))
     if usage.empty:
         return pd.DataFrame(columns=columns)
     types = usage["usage_type"].fillna("").str.extract(_INSTANCE_TYPE)["type"]
@@ -123,6 +130,45 @@ def _slice_peaks(hours: dict[datetime, dict[int, int]], machines: dict[int, Reso
         day_key = (hour.date(), *slice_key)
         peaks[day_key] = max(peaks.get(day_key, 0), gpus)
     return peaks
+
+
+GROUP_DIMENSIONS = {"team": "team", "gpu_family": "instance_family", "region": "region"}
+
+
+def _group_peaks(
+    hours: dict[datetime, dict[int, int]], daily: pd.DataFrame, machines: dict[int, Resource], now: datetime
+) -> list[GpuGroupPeakDay]:
+    """Each team's, GPU family's and region's daily peak: the most of its GPUs running in one hour where the day has
+    hourly data (any machine reported), else its billed GPU-hours / 24 rounded up."""
+    key = settings.COSTPLANE_TEAM_TAG_KEY
+    per_hour: dict[tuple[str, str, datetime], int] = defaultdict(int)
+    for hour, running in hours.items():
+        for resource_id, gpus in running.items():
+            resource = machines[resource_id]
+            values = {
+                "team": (resource.tags or {}).get(key) or UNALLOCATED,
+                "gpu_family": _family(resource.type_info.instance_type),
+                "region": resource.region,
+            }
+            for group, value in values.items():
+                per_hour[(group, value, hour)] += gpus
+    hourly: dict[tuple[str, str, date], int] = {}
+    for (group, value, hour), gpus in per_hour.items():
+        hourly[(group, value, hour.date())] = max(hourly.get((group, value, hour.date()), 0), gpus)
+    covered = {hour.date() for hour in hours}
+    billed: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
+    for record in daily.to_dict("records"):
+        for group, column in GROUP_DIMENSIONS.items():
+            billed[(group, record[column], record["day"])] += record["gpu_hours"]
+    rows = []
+    for group_key in sorted(set(hourly) | set(billed)):
+        group, value, day = group_key
+        if day in covered:
+            peak, source = hourly.get(group_key, 0), GpuPeakDay.Source.HOURLY
+        else:
+            peak, source = _average_gpus(billed[group_key]), GpuPeakDay.Source.AVERAGE
+        rows.append(GpuGroupPeakDay(group=group, value=value, day=day, peak_gpus=peak, source=source, computed_at=now))
+    return rows
 
 
 def _inventory_gpus(day: date, machines: dict[int, Resource]) -> int:
@@ -207,12 +253,14 @@ def gpu_demand_compute(*, start: date, end: date, now: datetime | None = None) -
     """Recompute the demand rows of [start, end): replaces those days, the slices' rows and the fleet's daily peaks.
     Returns the slice rows written."""
     now = now or timezone.now()
-    daily = _usage_gpu_hours(start, end, _accelerators())
+    accelerators = _accelerators()
+    usage = usage_quantity_frame(query=ReportQuery(start=start, end=end, step="day"))
+    daily = _usage_gpu_hours(usage, accelerators)
     machines = _gpu_machines()
     hours = _hourly_gpus(start, end, machines)
     peaks = _slice_peaks(hours, machines)
-    GpuDemandDay.objects.filter(day__gte=start, day__lt=end).delete()
-    GpuPeakDay.objects.filter(day__gte=start, day__lt=end).delete()
+    for model in (GpuDemandDay, GpuPeakDay, GpuGroupPeakDay, QuotaDemandDay):
+        model.objects.filter(day__gte=start, day__lt=end).delete()
     rows = []
     for record in daily.to_dict("records"):
         slice_key = (record["day"], *(record[name] for name in DIMENSIONS))
@@ -229,67 +277,9 @@ def gpu_demand_compute(*, start: date, end: date, now: datetime | None = None) -
     GpuPeakDay.objects.bulk_create(
         _fleet_peaks(start, end, hours=hours, daily=daily, machines=machines, now=now), batch_size=2000
     )
+    GpuGroupPeakDay.objects.bulk_create(_group_peaks(hours, daily, machines, now), batch_size=2000)
+    QuotaDemandDay.objects.bulk_create(
+        quota_demand_rows(usage=usage, hours=hours, machines=machines, accelerators=accelerators, now=now),
+        batch_size=2000,
+    )
     return len(rows)
-
-
-def demand_series(*, team: str = "", gpu_model: str = "", region: str = "", end: date | None = None) -> pd.Series:
-    """Daily GPU-hours of a slice (blank = all) as a float series for the forecaster, with missing days as gaps."""
-    rows = GpuDemandDay.objects.all()
-    for name, value in (("team", team), ("gpu_model", gpu_model), ("region", region)):
-        if value:
-            rows = rows.filter(**{name: value})
-    if end:
-        rows = rows.filter(day__lt=end)
-    totals: dict[date, Decimal] = defaultdict(Decimal)
-    for day, hours in rows.values_list("day", "gpu_hours"):
-        totals[day] += hours
-    if not totals:
-        return pd.Series(dtype=float)
-    series = pd.Series({pd.Timestamp(day): float(hours) for day, hours in sorted(totals.items())})
-    return series.asfreq("D")
-
-
-@transaction.atomic
-def gpu_demand_forecast_refresh(*, horizon_days: int = 180, today: date | None = None) -> list[GpuDemandForecast]:
-    """Forecast the whole fleet's and each team's daily GPU-hours `horizon_days` ahead (3-6 months)."""
-    today = today or timezone.now().date()
-    teams = sorted(set(GpuDemandDay.objects.values_list("team", flat=True)))
-    made = []
-    for team in ["", *teams]:
-        series = demand_series(team=team, end=today)
-        if series.dropna().empty:
-            continue
-        result = forecast(series, horizon=horizon_days, season_length=7, levels=LEVELS)
-        points = [
-            {"day": stamp.date().isoformat(), **{column: repr(float(value)) for column, value in row.items()}}
-            for stamp, row in result.iterrows()
-        ]
-        made.append(
-            GpuDemandForecast.objects.create(
-                team=team,
-                generated_at=timezone.now(),
-                history_start=series.index[0].date(),
-                history_end=series.index[-1].date() + timedelta(days=1),
-                horizon_days=horizon_days,
-                model=str(result.attrs.get("model", "")),
-                scores=_plain(result.attrs.get("scores", {})),
-                fallback=str(result.attrs.get("fallback") or ""),
-                points=points,
-            )
-        )
-    return made
-
-
-def _plain(value):
-    """attrs as JSON: numbers as floats (scores, not money), nested dicts kept."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if value is None or isinstance(value, str | bool):
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return number if math.isfinite(number) else None  # JSON has no NaN: unknown is null

@@ -9,9 +9,19 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay, InstanceTypeInfo, Resource
+from capacity.models import (
+    CollectionRun,
+    GpuDemandDay,
+    GpuGroupPeakDay,
+    GpuPeakDay,
+    InstanceTypeInfo,
+    QuotaDemandDay,
+    Resource,
+)
 from capacity.selectors.demand import gpu_fleet_peaks
-from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
+from capacity.services.demand import gpu_demand_compute
+from capacity.services.forecasts import gpu_demand_forecast_refresh
+from finops.models import CloudAccount
 from tests.capacity.conftest import TODAY
 
 pytestmark = pytest.mark.django_db
@@ -44,19 +54,92 @@ def test_it_computes_daily_gpu_hours_and_peaks_per_slice(billed_and_collected):
     assert GpuDemandDay.objects.count() == written
 
 
-def test_it_forecasts_six_months_of_gpu_hours_with_intervals(billed_and_collected):
+def test_it_forecasts_every_group_and_metric_and_each_quota_six_months_ahead_with_intervals(billed_and_collected):
     gpu_demand_compute(start=TODAY - timedelta(days=420), end=TODAY)
     made = gpu_demand_forecast_refresh(horizon_days=180, today=TODAY)
-    fleet = next(item for item in made if item.team == "")
+    series = {(item.group, item.value, item.metric) for item in made}
+    fleet = next(item for item in made if (item.group, item.metric) == ("fleet", "gpu_hours"))
     assert len(fleet.points) == 180
     assert fleet.points[0]["day"] == TODAY.isoformat()
     assert fleet.model
-    for point in fleet.points:
-        low95, low80, mean, up80, up95 = (
-            float(point[name]) for name in ("lower_95", "lower_80", "mean", "upper_80", "upper_95")
+    for item in made:
+        for point in item.points:
+            low95, low90, low80, mean, up80, up90, up95 = (
+                float(point[name])
+                for name in ("lower_95", "lower_90", "lower_80", "mean", "upper_80", "upper_90", "upper_95")
+            )
+            assert 0 <= low95 <= low90 <= low80 <= mean <= up80 <= up90 <= up95, (item, point)
+        assert item.scores[item.model]["mase"] is not None or item.model in ("zeros", "naive")
+    assert {("fleet", "", "peak_gpus"), ("team", "vision", "gpu_hours"), ("team", "vision", "peak_gpus")} <= series
+    families = {value for group, value, _ in series if group == "gpu_family"}
+    assert {"p4d", "g5", "inf2"} <= families
+    assert {value for group, value, _ in series if group == "region"} == {"us-east-1"}
+    research = CloudAccount.objects.get(name="ml-research").account_id
+    assert ("quota", f"{research}:us-east-1:ec2:L-417A185B", "quota_demand") in series
+    assert "seasonal_naive" in fleet.scores
+    run = CollectionRun.objects.get(kind="forecasts")
+    assert run.status == "succeeded" and run.counts["done"] == run.counts["series"] >= len(made)
+
+
+def test_group_peaks_are_the_peak_of_each_groups_summed_hourly_series(billed_and_collected):
+    start, end = TODAY - timedelta(days=30), TODAY
+    gpu_demand_compute(start=start, end=end)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT running.hour, split_part(t.instance_type, '.', 1),"
+            " SUM(t.gpu_count * GREATEST(r.instance_count, 1))"
+            " FROM (SELECT DISTINCT resource_id, hour FROM capacity_utilisationhour"
+            "       WHERE metric IN ('cpu', 'gpu') AND average IS NOT NULL) running"
+            " JOIN capacity_resource r ON r.id = running.resource_id"
+            " JOIN capacity_instancetypeinfo t ON t.id = r.type_info_id AND t.gpu_count > 0"
+            " GROUP BY 1, 2"
         )
-        assert 0 <= low95 <= low80 <= mean <= up80 <= up95
-    assert GpuDemandForecast.objects.filter(team="vision").exists()
+        by_family: dict = {}
+        for hour, family, gpus in cursor.fetchall():
+            if start <= hour.date() < end:
+                by_family[(family, hour.date())] = max(by_family.get((family, hour.date()), 0), gpus)
+    stored = {
+        (row.value, row.day): row.peak_gpus
+        for row in GpuGroupPeakDay.objects.filter(group="gpu_family", source="hourly")
+    }
+    assert stored and by_family
+    for key, gpus in by_family.items():
+        assert stored[key] == gpus, key
+    average = GpuGroupPeakDay.objects.filter(group="team", value="vision", source="average").first()
+    billed = sum((row.gpu_hours for row in GpuDemandDay.objects.filter(team="vision", day=average.day)), Decimal(0))
+    assert average.peak_gpus == math.ceil(billed / 24)
+
+
+def test_quota_demand_is_the_peak_of_on_demand_ec2_vcpus_in_the_quotas_families(billed_and_collected):
+    """P instances are one type per family here (p4d.24xlarge: 96 vCPUs / 8 GPUs; p5.48xlarge: 192 / 8), so the
+    family's vCPUs per GPU give exactly the instances' vCPUs: the hourly peak of running P instances' vCPUs."""
+    start, end = TODAY - timedelta(days=30), TODAY
+    gpu_demand_compute(start=start, end=end)
+    research = CloudAccount.objects.get(name="ml-research")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT running.hour, SUM(t.vcpus * GREATEST(r.instance_count, 1))"
+            " FROM (SELECT DISTINCT resource_id, hour FROM capacity_utilisationhour"
+            "       WHERE metric IN ('cpu', 'gpu') AND average IS NOT NULL) running"
+            " JOIN capacity_resource r ON r.id = running.resource_id AND r.kind = 'ec2_instance'"
+            "  AND r.account_id = %s AND COALESCE(r.details->>'lifecycle', 'on-demand') <> 'spot'"
+            " JOIN capacity_instancetypeinfo t ON t.id = r.type_info_id AND t.instance_type ~ '^p[0-9]'"
+            " GROUP BY 1",
+            [research.pk],
+        )
+        peaks: dict = {}
+        for hour, vcpus in cursor.fetchall():
+            if start <= hour.date() < end:
+                peaks[hour.date()] = max(peaks.get(hour.date(), 0), vcpus)
+    stored = {
+        row.day: row.demand
+        for row in QuotaDemandDay.objects.filter(account=research, quota_code="L-417A185B", source="hourly")
+    }
+    assert peaks and set(peaks) <= set(stored)
+    for day, vcpus in peaks.items():
+        assert stored[day] == vcpus, day
+    assert QuotaDemandDay.objects.filter(account=research, quota_code="L-417A185B", source="average").exists()
+    assert not QuotaDemandDay.objects.filter(quota_code="L-417A185B", account__name="data").exists()
 
 
 def reference_hourly_gpus() -> dict:

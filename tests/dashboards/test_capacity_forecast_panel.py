@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay
-from capacity.services.demand import gpu_demand_compute, gpu_demand_forecast_refresh
+from capacity.services.demand import gpu_demand_compute
+from capacity.services.forecasts import gpu_demand_forecast_refresh
 from dashboards.views.capacity import FORECAST_MODEL_LABELS
 from tests.dashboards.test_capacity_page import SANDBOX_CLOCK, sandbox_fleet_collect, table_rows, text
 from tests.dashboards.test_unit_economics_page import sandbox_billing_import
@@ -48,7 +49,7 @@ def forecast_sum(forecast: GpuDemandForecast, column: str, start, days: int) -> 
 def test_it_shows_the_fleet_forecast_with_its_model_and_backtest_score(forecast_made, viewer_client):
     html = viewer_client.get("/capacity/").content.decode()
     panel = html[html.index('id="capacity-forecast"') :]
-    fleet = GpuDemandForecast.objects.filter(team="").latest("generated_at")
+    fleet = GpuDemandForecast.objects.filter(group="fleet", metric="gpu_hours").latest("generated_at")
     assert len(fleet.points) == 180
     chart = panel[panel.index('id="gpu-demand-chart"') :]
     assert 'class="plotly-graph-div"' in chart[:400]
@@ -78,13 +79,13 @@ def test_it_lists_recent_and_forecast_gpu_hours_per_team(forecast_made, viewer_c
     recent_days = GpuDemandDay.objects.filter(day__gte=today - timedelta(days=30), day__lt=today)
     for team in ("vision", "speech"):
         recent = sum((row.gpu_hours for row in recent_days.filter(team=team)), Decimal(0))
-        forecast = GpuDemandForecast.objects.filter(team=team).latest("generated_at")
+        forecast = GpuDemandForecast.objects.filter(group="team", value=team, metric="gpu_hours").latest("generated_at")
         mean, low, high = (forecast_sum(forecast, column, today, 90) for column in ("mean", "lower_80", "upper_80"))
         assert recent > 0 and mean > 0
         assert rows[team] == [gpu_hours(recent), gpu_hours(mean), f"{gpu_hours(low)} – {gpu_hours(high)}"]
     footer = html[html.index('id="gpu-demand-teams"') :]
     footer = footer[footer.index("<tfoot") : footer.index("</tfoot>")]
-    fleet = GpuDemandForecast.objects.filter(team="").latest("generated_at")
+    fleet = GpuDemandForecast.objects.filter(group="fleet", metric="gpu_hours").latest("generated_at")
     total = sum((row.gpu_hours for row in recent_days), Decimal(0))
     cells = [text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", footer, re.S)]
     assert cells[:3] == ["Whole fleet", gpu_hours(total), gpu_hours(forecast_sum(fleet, "mean", today, 90))]

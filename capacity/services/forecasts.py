@@ -1,0 +1,169 @@
+"""Demand forecasts 3-6 months ahead: every GPU demand series and every quota's demand, stored for reads.
+
+Series (GpuDemandForecast.group / value / metric):
+- fleet, team, gpu_family (instance family: p4d, p5, g5, inf2, ...), region × gpu_hours (daily billed GPU-hours,
+  GpuDemandDay) and peak_gpus (daily peak concurrent GPUs: GpuPeakDay for the fleet, GpuGroupPeakDay otherwise);
+- quota × quota_demand: the demand against each (account, region, quota) in the quota's unit (QuotaDemandDay), which
+  the capacity plan compares with the limit.
+Each is forecast `horizon_days` ahead with 80%, 90% and 95% intervals (the plan's p95 is the 90% band's upper end)
+and the chosen model's rolling-origin backtest scores beside seasonal naive's. A series without demand in the last
+ACTIVE_DAYS days (a team that left) is not forecast. The run is a CollectionRun of kind "forecasts" whose counts
+show progress (`done` of `series`) while it works; each forecast is committed as it is made, so readers keep the
+previous one until the new one lands, and forecasts older than KEEP_DAYS are deleted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.db.models import Sum
+from django.utils import timezone
+
+from capacity.forecasting import forecast
+from capacity.models import CollectionRun, GpuDemandDay, GpuDemandForecast, GpuGroupPeakDay, GpuPeakDay, QuotaDemandDay
+from capacity.services.quota_demand import quota_demand_series
+from capacity.services.runs import collection_run
+
+LEVELS = (80, 90, 95)
+SEASON = 7
+ACTIVE_DAYS = 90
+KEEP_DAYS = 35
+GROUP_COLUMNS = {"team": "team", "gpu_family": "instance_family", "region": "region"}
+Group = GpuDemandForecast.Group
+Metric = GpuDemandForecast.Metric
+
+
+def quota_value(account_id: str, region: str, service_code: str, quota_code: str) -> str:
+    """The `value` of a quota's forecast: "123456789012:us-east-1:ec2:L-417A185B"."""
+    return f"{account_id}:{region}:{service_code}:{quota_code}"
+
+
+def _daily(rows: dict[date, Decimal | int]) -> pd.Series:
+    if not rows:
+        return pd.Series(dtype=float)
+    series = pd.Series({pd.Timestamp(day): float(value) for day, value in sorted(rows.items())})
+    return series.asfreq("D")
+
+
+def demand_series(*, group: str, value: str = "", metric: str, end: date) -> pd.Series:
+    """A GPU demand series before `end` as floats for the forecaster; missing days are gaps (NaN)."""
+    if metric == Metric.GPU_HOURS:
+        rows = GpuDemandDay.objects.filter(day__lt=end)
+        if group != Group.FLEET:
+            rows = rows.filter(**{GROUP_COLUMNS[group]: value})
+        return _daily(dict(rows.values_list("day").annotate(Sum("gpu_hours")).order_by("day")))
+    if group == Group.FLEET:
+        return _daily(dict(GpuPeakDay.objects.filter(day__lt=end).values_list("day", "peak_gpus")))
+    peaks = GpuGroupPeakDay.objects.filter(group=group, value=value, day__lt=end)
+    return _daily(dict(peaks.values_list("day", "peak_gpus")))
+
+
+def group_values(*, since: date) -> dict[str, list[str]]:
+    """{group: its values with demand since `since`}, fleet included (value "")."""
+    recent = GpuDemandDay.objects.filter(day__gte=since, gpu_hours__gt=0)
+    values: dict[str, list[str]] = {Group.FLEET: [""]} if recent.exists() else {}
+    for group, column in GROUP_COLUMNS.items():
+        found = sorted(set(recent.values_list(column, flat=True)))
+        if found:
+            values[group] = found
+    return values
+
+
+def _series_plan(today: date) -> Iterator[tuple[str, str, str, object]]:
+    """(group, value, metric, a callable giving its series) of everything to forecast."""
+    since = today - timedelta(days=ACTIVE_DAYS)
+    for group, values in group_values(since=since).items():
+        for value in values:
+            for metric in (Metric.GPU_HOURS, Metric.PEAK_GPUS):
+                yield (
+                    group,
+                    value,
+                    metric,
+                    lambda g=group, v=value, m=metric: demand_series(group=g, value=v, metric=m, end=today),
+                )
+    quotas = (
+        QuotaDemandDay.objects.filter(day__gte=since)
+        .values_list("account_id", "account__account_id", "region", "service_code", "quota_code")
+        .distinct()
+        .order_by("account__account_id", "region", "service_code", "quota_code")
+    )
+    for account_pk, account_id, region, service, code in quotas:
+        yield (
+            Group.QUOTA,
+            quota_value(account_id, region, service, code),
+            Metric.QUOTA_DEMAND,
+            (
+                lambda a=account_pk, r=region, s=service, c=code: quota_demand_series(
+                    account_id=a, region=r, service_code=s, quota_code=c, end=today
+                )
+            ),
+        )
+
+
+def forecast_points(result: pd.DataFrame) -> list[dict[str, str]]:
+    return [
+        {"day": stamp.date().isoformat(), **{column: repr(float(value)) for column, value in row.items()}}
+        for stamp, row in result.iterrows()
+    ]
+
+
+def forecast_store(
+    *, group: str, value: str, metric: str, series: pd.Series, horizon_days: int, levels=LEVELS
+) -> GpuDemandForecast | None:
+    """Forecast one series and store it; None when it holds no observed point."""
+    if series.dropna().empty:
+        return None
+    result = forecast(series, horizon=horizon_days, season_length=SEASON, levels=levels)
+    return GpuDemandForecast.objects.create(
+        group=group,
+        value=value,
+        metric=metric,
+        generated_at=timezone.now(),
+        history_start=series.index[0].date(),
+        history_end=series.index[-1].date() + timedelta(days=1),
+        horizon_days=horizon_days,
+        model=str(result.attrs.get("model", "")),
+        scores=_plain(result.attrs.get("scores", {})),
+        fallback=str(result.attrs.get("fallback") or ""),
+        points=forecast_points(result),
+    )
+
+
+def gpu_demand_forecast_refresh(*, horizon_days: int = 180, today: date | None = None) -> list[GpuDemandForecast]:
+    """Forecast every demand series `horizon_days` ahead (see the module); returns the forecasts made."""
+    today = today or timezone.now().date()
+    plan = list(_series_plan(today))
+    made: list[GpuDemandForecast] = []
+    with collection_run(kind=CollectionRun.Kind.FORECASTS) as (run, _):
+        run.counts = {"series": len(plan), "done": 0, "horizon_days": horizon_days}
+        run.save(update_fields=["counts"])
+        per_group: dict[str, int] = defaultdict(int)
+        for done, (group, value, metric, series) in enumerate(plan, start=1):
+            stored = forecast_store(group=group, value=value, metric=metric, series=series(), horizon_days=horizon_days)
+            if stored is not None:
+                made.append(stored)
+                per_group[group] += 1
+            run.counts = {**run.counts, "done": done, "per_group": dict(per_group)}
+            run.save(update_fields=["counts"])
+        GpuDemandForecast.objects.filter(generated_at__lt=timezone.now() - timedelta(days=KEEP_DAYS)).delete()
+    return made
+
+
+def _plain(value):
+    """attrs as JSON: numbers as floats (scores, not money), nested dicts kept."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, str | bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None  # JSON has no NaN: unknown is null
