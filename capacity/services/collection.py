@@ -1,4 +1,5 @@
-"""One account's capacity collection: inventory, then utilisation and quotas (which read the inventory), per region.
+"""One account's capacity collection: inventory, then utilisation and quotas (which read the inventory) and capacity
+reservations, per region.
 
 Each collection is a part of the whole: AWS refusing one (access denied, or any other AWS error) is recorded on
 that collection's run and the others still run, so a role missing one permission loses only what it guards.
@@ -13,13 +14,14 @@ from botocore.exceptions import ClientError
 from capacity.models import CollectionRun
 from capacity.services.inventory import inventory_collect
 from capacity.services.quotas import quotas_refresh
+from capacity.services.reservations import reservations_refresh
 from capacity.services.runs import error_text
 from capacity.services.utilisation import utilisation_collect
 from finops.models import CloudAccount
 
 logger = logging.getLogger(__name__)
 
-COLLECTIONS = (inventory_collect, utilisation_collect, quotas_refresh)
+COLLECTIONS = (inventory_collect, utilisation_collect, quotas_refresh, reservations_refresh)
 
 
 def capacity_collect(*, account: CloudAccount, regions: list[str]) -> list[str]:
