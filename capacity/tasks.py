@@ -29,6 +29,7 @@ from capacity.services.prices import prices_refresh
 from capacity.services.recommendations import recommendations_announce
 from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_targets_refresh
 from capacity.services.runs import CollectionPartsFailed
+from capacity.services.spend_forecast import spend_forecasts_refresh
 from finops.models import CloudAccount
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,12 @@ def gpu_demand_refresh(days: int = 450, horizon_days: int = 180) -> None:
     today = timezone.now().date()
     gpu_demand_compute(start=today - timedelta(days=days), end=today)
     gpu_demand_forecast_refresh(horizon_days=horizon_days, today=today)
+
+
+@shared_task
+def spend_forecasts_refresh_task() -> int:
+    """Forecast monthly effective cost per team and in total, beside AWS's GetCostForecast; returns rows stored."""
+    return len(spend_forecasts_refresh())
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)

@@ -34,6 +34,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.gpu_demand_refresh",
         "schedule": crontab(minute=50, hour=1),
     },
+    # The spend forecast reads a year of daily cost, which billing revises for a few days; once a night after the
+    # 00:15 ingestion run (and before the working day) is as fresh as its history, at two GetCostForecast requests.
+    "capacity-spend-forecast": {
+        "task": "capacity.tasks.spend_forecasts_refresh_task",
+        "schedule": crontab(minute=10, hour=2),
+    },
     # Compute Optimizer refreshes its recommendations about once a day from 14 days of metrics; reading
     # them daily (after the night's inventory) keeps ours current, expiring the ones AWS dropped.
     "capacity-compute-optimizer": {

@@ -261,6 +261,7 @@ CELERY_TASK_ROUTES = {
     "capacity.tasks.actions_due": {"queue": "actions"},
     "capacity.tasks.action_execute_task": {"queue": "actions"},
     "capacity.tasks.gpu_demand_refresh": {"queue": "compute"},
+    "capacity.tasks.spend_forecasts_refresh_task": {"queue": "compute"},
     "capacity.tasks.gpu_rightsizing_compute": {"queue": "compute"},
     "capacity.tasks.recommendations_snoozes_end": {"queue": "compute"},
     "capacity.tasks.realised_savings_measure": {"queue": "compute"},

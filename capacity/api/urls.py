@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from capacity.api import policies, recommendations, views
 from capacity.api.reports import AllocationReportView, UnitCostReportView
+from capacity.api.spend import SpendForecastView
 
 
 def register(router: DefaultRouter) -> None:
@@ -21,6 +22,7 @@ def register(router: DefaultRouter) -> None:
 urlpatterns = [
     re_path(r"^allocations/?$", AllocationReportView.as_view(), name="report-allocations"),
     re_path(r"^unit-costs/?$", UnitCostReportView.as_view(), name="report-unit-costs"),
+    re_path(r"^forecasts/spend/?$", SpendForecastView.as_view(), name="forecast-spend"),
     re_path(
         r"^recommendations/(?P<pk>[0-9]+)/approve/?$",
         recommendations.RecommendationApproveView.as_view(),
