@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from capacity.models import CollectionRun, InstanceTypeInfo, Price, Resource, ServiceQuota
+from capacity.models import (
+    CapacityScenario,
+    CollectionRun,
+    InstanceTypeInfo,
+    Price,
+    Resource,
+    ScenarioProject,
+    ServiceQuota,
+)
 
 
 class InstanceTypeInfoSerializer(serializers.ModelSerializer):
@@ -64,3 +72,24 @@ class CollectionRunSerializer(serializers.ModelSerializer):
             "error", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class ScenarioProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScenarioProject
+        fields = ["id", "team", "instance_type", "region", "gpus", "start", "months", "account"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"account": {"required": False, "help_text": "12-digit account it will run in (optional)."}}
+
+
+class CapacityScenarioSerializer(serializers.ModelSerializer):
+    growth_multiplier = serializers.DecimalField(
+        max_digits=8, decimal_places=4, coerce_to_string=True, required=False,
+        help_text="Every forecast path is multiplied by this (1 = the base forecast).",
+    )  # fmt: skip
+    projects = ScenarioProjectSerializer(many=True, required=False)
+
+    class Meta:
+        model = CapacityScenario
+        fields = ["id", "name", "description", "growth_multiplier", "projects", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from capacity.api import policies, recommendations, views
+from capacity.api import planning, policies, recommendations, views
 from capacity.api.reports import AllocationReportView, UnitCostReportView
 from capacity.api.spend import SpendForecastView
 
@@ -17,12 +17,18 @@ def register(router: DefaultRouter) -> None:
     router.register("recommendations", recommendations.RecommendationViewSet, basename="recommendation")
     router.register("actions", recommendations.ActionViewSet, basename="action")
     router.register("policies", policies.PolicyViewSet, basename="policy")
+    router.register("capacity-scenarios", planning.CapacityScenarioViewSet, basename="capacity-scenario")
 
 
 urlpatterns = [
     re_path(r"^allocations/?$", AllocationReportView.as_view(), name="report-allocations"),
     re_path(r"^unit-costs/?$", UnitCostReportView.as_view(), name="report-unit-costs"),
     re_path(r"^forecasts/spend/?$", SpendForecastView.as_view(), name="forecast-spend"),
+    re_path(r"^forecasts/gpu-demand/?$", planning.GpuDemandForecastView.as_view(), name="forecast-gpu-demand"),
+    re_path(
+        r"^forecasts/gpu-demand/refresh/?$", planning.ForecastRefreshView.as_view(), name="forecast-gpu-demand-refresh"
+    ),
+    re_path(r"^capacity-plan/?$", planning.CapacityPlanView.as_view(), name="capacity-plan"),
     re_path(
         r"^recommendations/(?P<pk>[0-9]+)/approve/?$",
         recommendations.RecommendationApproveView.as_view(),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 from django.db.models import Sum
 
-from capacity.models import GpuDemandDay, GpuDemandForecast, GpuPeakDay
+from capacity.models import GpuDemandDay, GpuDemandForecast, GpuGroupPeakDay, GpuPeakDay, QuotaDemandDay
 
 
 def gpu_demand_exists() -> bool:
@@ -56,3 +56,51 @@ def gpu_hours_by_team(*, start: date, end: date) -> dict[str, Decimal]:
         .annotate(Sum("gpu_hours"))
         .order_by("team")
     )
+
+
+GROUP_COLUMNS = {"team": "team", "gpu_family": "instance_family", "region": "region"}
+Group = GpuDemandForecast.Group
+Metric = GpuDemandForecast.Metric
+
+
+def _daily(rows: dict[date, Decimal | int]) -> pd.Series:
+    if not rows:
+        return pd.Series(dtype=float)
+    series = pd.Series({pd.Timestamp(day): float(value) for day, value in sorted(rows.items())})
+    return series.asfreq("D")
+
+
+def demand_series(*, group: str, value: str = "", metric: str, end: date) -> pd.Series:
+    """A GPU demand series before `end` as floats for the forecaster; missing days are gaps (NaN)."""
+    if metric == Metric.GPU_HOURS:
+        rows = GpuDemandDay.objects.filter(day__lt=end)
+        if group != Group.FLEET:
+            rows = rows.filter(**{GROUP_COLUMNS[group]: value})
+        return _daily(dict(rows.values_list("day").annotate(Sum("gpu_hours")).order_by("day")))
+    if group == Group.FLEET:
+        return _daily(dict(GpuPeakDay.objects.filter(day__lt=end).values_list("day", "peak_gpus")))
+    peaks = GpuGroupPeakDay.objects.filter(group=group, value=value, day__lt=end)
+    return _daily(dict(peaks.values_list("day", "peak_gpus")))
+
+
+def group_values(*, since: date) -> dict[str, list[str]]:
+    """{group: its values with demand since `since`}, fleet included (value "")."""
+    recent = GpuDemandDay.objects.filter(day__gte=since, gpu_hours__gt=0)
+    values: dict[str, list[str]] = {Group.FLEET: [""]} if recent.exists() else {}
+    for group, column in GROUP_COLUMNS.items():
+        found = sorted(set(recent.values_list(column, flat=True)))
+        if found:
+            values[group] = found
+    return values
+
+
+def quota_demand_series(*, account_id: int, region: str, service_code: str, quota_code: str, end: date) -> pd.Series:
+    """Daily demand against one quota before `end`, as floats for the forecaster; days without a row are zero
+    between the first and the last stored day (no usage was billed or seen)."""
+    rows = QuotaDemandDay.objects.filter(
+        account_id=account_id, region=region, service_code=service_code, quota_code=quota_code, day__lt=end
+    ).values_list("day", "demand")
+    if not rows:
+        return pd.Series(dtype=float)
+    series = pd.Series({pd.Timestamp(day): float(demand) for day, demand in rows}).sort_index()
+    return series.asfreq("D", fill_value=0.0)

@@ -5,6 +5,8 @@ the same resource finishes (`done`), or once a person acknowledges it (Alerts pa
 POST /api/v1/alerts/<id>/acknowledge): the action stays failed forever, so without that nothing would
 clear it. An acknowledged action never alerts again.
 
+Capacity plan: a quota the plan marks soon, late or over (see capacity.selectors.capacity_plan).
+
 Quota headroom: a Service Quota with known usage and less than COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT of
 its value left (`quota:<account>:<region>:<service>:<code>`); it resolves when headroom returns.
 """
@@ -22,6 +24,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from capacity.models import Action, ServiceQuota
+from capacity.selectors.capacity_plan import capacity_plan
 from finops.models import Alert
 from finops.services.alerts import (
     AlertSpec,
@@ -125,6 +128,45 @@ def quota_headroom_alert_specs(*, now: datetime | None = None) -> list[AlertSpec
     return specs
 
 
+PLAN_SEVERITY = {"over": Alert.Severity.CRITICAL, "late": Alert.Severity.CRITICAL, "soon": Alert.Severity.WARNING}
+
+
+def capacity_plan_alert_specs(*, now: datetime | None = None) -> list[AlertSpec]:
+    """Quotas the base capacity plan marks soon, late or over (`plan:<account>:<region>:<service>:<code>`): one alert
+    per quota while it stays so (its title follows the status), resolved when the plan says ok again."""
+    today = (now or timezone.now()).date()
+    specs = []
+    for item in capacity_plan(today=today).items:
+        if item.status not in PLAN_SEVERITY:
+            continue
+        unit = item.unit
+        if item.status == "over":
+            title = f"{item.quota_name} in {item.region} ({item.account}) is over its limit"
+            text = (
+                f"In use {item.in_use_now} {unit} plus {item.unused_reserved} {unit} held by reservations, against a "
+                f"limit of {item.limit} {unit}. Request an increase in Service Quotas."
+            )
+        else:
+            when = "was due" if item.status == "late" else "is due"
+            title = f"{item.quota_name} in {item.region} ({item.account}): the quota request {when} by {item.request_by}"
+            text = (
+                f"Demand's 95th percentile crosses the limit of {item.limit} {unit} on {item.cross_date_p95}"
+                + (f" (the median on {item.cross_date_median})" if item.cross_date_median else "")
+                + f"; with a lead time of {settings.COSTPLANE_CAPACITY_LEAD_TIME_DAYS} days, request more by "
+                f"{item.request_by}."
+            )
+        specs.append(
+            AlertSpec(
+                key=f"plan:{item.account}:{item.region}:{item.service_code}:{item.quota_code}",
+                title=title[:255],
+                text=text,
+                severity=PLAN_SEVERITY[item.status],
+                details={"status": item.status, **item.as_dict()},
+            )
+        )
+    return specs
+
+
 class AlertSourcesFailed(RuntimeError):
     """Some alert sources raised; the others were synced. The task fails so the failure shows in /metrics."""
 
@@ -149,6 +191,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, dict[str, list[
     run(Alert.Kind.UNALLOCATED_SHARE, lambda: unallocated_share_alert_specs(now=now))
     run(Alert.Kind.ACTION_FAILED, lambda: action_failed_alert_specs(now=now))
     run(Alert.Kind.QUOTA_HEADROOM, lambda: quota_headroom_alert_specs(now=now))
+    run(Alert.Kind.CAPACITY_PLAN, lambda: capacity_plan_alert_specs(now=now))
     run(Alert.Kind.BUDGET_ACTUAL, lambda: budgets().get(Alert.Kind.BUDGET_ACTUAL, []))
     run(Alert.Kind.BUDGET_FORECAST, lambda: budgets().get(Alert.Kind.BUDGET_FORECAST, []))
     run(Alert.Kind.COST_ANOMALY, lambda: anomaly_alert_specs(now=now))

@@ -18,22 +18,20 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Sum
 from django.utils import timezone
 
 from capacity.forecasting import forecast
-from capacity.models import CollectionRun, GpuDemandDay, GpuDemandForecast, GpuGroupPeakDay, GpuPeakDay, QuotaDemandDay
-from capacity.services.quota_demand import quota_demand_series
+from capacity.models import CollectionRun, GpuDemandForecast, QuotaDemandDay
+from capacity.selectors.demand import demand_series, group_values, quota_demand_series
+from capacity.selectors.forecasts import forecast_points
 from capacity.services.runs import collection_run
 
 LEVELS = (80, 90, 95)
 SEASON = 7
 ACTIVE_DAYS = 90
 KEEP_DAYS = 35
-GROUP_COLUMNS = {"team": "team", "gpu_family": "instance_family", "region": "region"}
 Group = GpuDemandForecast.Group
 Metric = GpuDemandForecast.Metric
 
@@ -41,37 +39,6 @@ Metric = GpuDemandForecast.Metric
 def quota_value(account_id: str, region: str, service_code: str, quota_code: str) -> str:
     """The `value` of a quota's forecast: "123456789012:us-east-1:ec2:L-417A185B"."""
     return f"{account_id}:{region}:{service_code}:{quota_code}"
-
-
-def _daily(rows: dict[date, Decimal | int]) -> pd.Series:
-    if not rows:
-        return pd.Series(dtype=float)
-    series = pd.Series({pd.Timestamp(day): float(value) for day, value in sorted(rows.items())})
-    return series.asfreq("D")
-
-
-def demand_series(*, group: str, value: str = "", metric: str, end: date) -> pd.Series:
-    """A GPU demand series before `end` as floats for the forecaster; missing days are gaps (NaN)."""
-    if metric == Metric.GPU_HOURS:
-        rows = GpuDemandDay.objects.filter(day__lt=end)
-        if group != Group.FLEET:
-            rows = rows.filter(**{GROUP_COLUMNS[group]: value})
-        return _daily(dict(rows.values_list("day").annotate(Sum("gpu_hours")).order_by("day")))
-    if group == Group.FLEET:
-        return _daily(dict(GpuPeakDay.objects.filter(day__lt=end).values_list("day", "peak_gpus")))
-    peaks = GpuGroupPeakDay.objects.filter(group=group, value=value, day__lt=end)
-    return _daily(dict(peaks.values_list("day", "peak_gpus")))
-
-
-def group_values(*, since: date) -> dict[str, list[str]]:
-    """{group: its values with demand since `since`}, fleet included (value "")."""
-    recent = GpuDemandDay.objects.filter(day__gte=since, gpu_hours__gt=0)
-    values: dict[str, list[str]] = {Group.FLEET: [""]} if recent.exists() else {}
-    for group, column in GROUP_COLUMNS.items():
-        found = sorted(set(recent.values_list(column, flat=True)))
-        if found:
-            values[group] = found
-    return values
 
 
 def _series_plan(today: date) -> Iterator[tuple[str, str, str, object]]:
@@ -103,13 +70,6 @@ def _series_plan(today: date) -> Iterator[tuple[str, str, str, object]]:
                 )
             ),
         )
-
-
-def forecast_points(result: pd.DataFrame) -> list[dict[str, str]]:
-    return [
-        {"day": stamp.date().isoformat(), **{column: repr(float(value)) for column, value in row.items()}}
-        for stamp, row in result.iterrows()
-    ]
 
 
 def forecast_store(

@@ -198,15 +198,3 @@ def quota_demand_rows(
                 )
             )  # fmt: skip
     return rows
-
-
-def quota_demand_series(*, account_id: int, region: str, service_code: str, quota_code: str, end: date) -> pd.Series:
-    """Daily demand against one quota before `end`, as floats for the forecaster; days without a row are zero
-    between the first and the last stored day (no usage was billed or seen)."""
-    rows = QuotaDemandDay.objects.filter(
-        account_id=account_id, region=region, service_code=service_code, quota_code=quota_code, day__lt=end
-    ).values_list("day", "demand")
-    if not rows:
-        return pd.Series(dtype=float)
-    series = pd.Series({pd.Timestamp(day): float(demand) for day, demand in rows}).sort_index()
-    return series.asfreq("D", fill_value=0.0)

@@ -22,6 +22,7 @@ class Alert(models.Model):
         QUOTA_HEADROOM = "quota_headroom", "Quota headroom"
         UNALLOCATED_SHARE = "unallocated_share", "Unallocated share"
         BILLING_RESTATEMENT = "billing_restatement", "Billing restatement"
+        CAPACITY_PLAN = "capacity_plan", "Capacity plan: request quota"
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
