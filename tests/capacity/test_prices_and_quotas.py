@@ -10,7 +10,7 @@ import pytest
 from capacity.models import Price, ServiceQuota
 from capacity.services.inventory import inventory_collect
 from capacity.services.prices import prices_refresh
-from capacity.services.quotas import quotas_refresh
+from capacity.services.quotas import ec2_quota_code, quotas_refresh, sagemaker_quota_code, sagemaker_quota_name
 
 from .conftest import ML_PROD, ML_RESEARCH, NOW, REGION, client_factory
 
@@ -93,3 +93,63 @@ def test_it_stores_gpu_quotas_with_the_usage_counted_from_inventory(fleet, accou
     quotas_refresh(account=prod, region=REGION, client_factory=client_factory(ML_PROD), now=NOW)
     assert ServiceQuota.objects.get(account=prod, name="ml.g5.xlarge for endpoint usage").usage == Decimal(2)
     assert ServiceQuota.objects.get(account=prod, quota_code="L-1945791B").usage == Decimal(4)
+
+
+def test_it_collects_the_trn_and_dl_quotas_with_the_vcpus_their_instances_run(fleet, accounts, teams):
+    research = accounts["ml-research"]
+    ec2 = client_factory(ML_RESEARCH)("ec2")
+    for instance_type in ("trn1.2xlarge", "trn1.2xlarge", "dl2q.24xlarge", "gr6.4xlarge"):
+        ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type)
+    inventory_collect(account=research, region=REGION, client_factory=client_factory(ML_RESEARCH), now=NOW)
+    quotas_refresh(account=research, region=REGION, client_factory=client_factory(ML_RESEARCH), now=NOW)
+    quotas = {quota.quota_code: quota for quota in ServiceQuota.objects.filter(account=research, service_code="ec2")}
+    assert set(quotas) == {"L-417A185B", "L-DB2E81BA", "L-1945791B", "L-2C3B7624", "L-6E869C2A"}
+    trn, dl = quotas["L-2C3B7624"], quotas["L-6E869C2A"]
+    assert (trn.name, trn.value, trn.usage) == ("Running On-Demand Trn instances", Decimal(256), Decimal(2 * 8))
+    assert (dl.name, dl.value, dl.usage) == ("Running On-Demand DL instances", Decimal(0), Decimal(96))
+    assert trn.usage_metric["MetricDimensions"]["Class"] == "Trn/OnDemand"
+    assert dl.usage_metric["MetricDimensions"]["Class"] == "DL/OnDemand"
+    # the sandbox fleet's G usage (48 x 2 + 4 x 2) and the gr6.4xlarge's 16 vCPUs; the P quota counts no Trn or DL
+    assert quotas["L-DB2E81BA"].usage == Decimal(48 * 2 + 4 * 2 + 16)
+    assert quotas["L-417A185B"].usage == Decimal(96 + 192)
+    assert quotas["L-1945791B"].usage == Decimal(0)
+
+
+EC2_QUOTA_FAMILIES = {
+    "L-417A185B": ("p2.xlarge", "p3.2xlarge", "p3dn.24xlarge", "p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge",
+                   "p5.4xlarge", "p5e.48xlarge", "p5en.48xlarge", "p6-b200.48xlarge", "p6e-gb200.36xlarge"),
+    "L-DB2E81BA": ("g3.4xlarge", "g3s.xlarge", "g4dn.xlarge", "g4ad.xlarge", "g5.xlarge", "g5.48xlarge",
+                   "g5g.xlarge", "g6.xlarge", "g6e.12xlarge", "g6f.large", "gr6.4xlarge", "gr6f.4xlarge",
+                   "vt1.3xlarge"),
+    "L-1945791B": ("inf1.xlarge", "inf1.24xlarge", "inf2.xlarge", "inf2.48xlarge"),
+    "L-2C3B7624": ("trn1.2xlarge", "trn1.32xlarge", "trn1n.32xlarge", "trn2.48xlarge", "trn2.3xlarge"),
+    "L-6E869C2A": ("dl1.24xlarge", "dl2q.24xlarge"),
+}  # fmt: skip
+OTHER_QUOTAS = ("i3.large", "i4i.xlarge", "im4gn.large", "is4gen.medium", "m6i.2xlarge", "c6i.xlarge", "r6i.4xlarge",
+                "hpc6a.48xlarge", "f1.2xlarge", "x2gd.medium", "d3.xlarge", "t3.medium", "u-6tb1.56xlarge",
+                "mac1.metal", "ml.g5.xlarge", "ml.p4d.24xlarge", "")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "code"),
+    [(name, code) for code, names in EC2_QUOTA_FAMILIES.items() for name in names]
+    + [(name, None) for name in OTHER_QUOTAS],
+)
+def test_each_instance_type_counts_against_its_families_on_demand_quota(instance_type, code):
+    assert ec2_quota_code(instance_type) == code
+
+
+def test_a_sagemaker_type_and_use_map_to_the_stored_quotas_code(fleet, accounts):
+    prod = accounts["ml-prod"]
+    quotas_refresh(account=prod, region=REGION, client_factory=client_factory(ML_PROD), now=NOW)
+    endpoint = ServiceQuota.objects.get(account=prod, name="ml.g5.12xlarge for endpoint usage")
+    training = ServiceQuota.objects.get(account=prod, name="ml.g5.12xlarge for training job usage")
+    assert endpoint.quota_code != training.quota_code, "one type, two uses, two quotas"
+    found = sagemaker_quota_code(account=prod, region=REGION, instance_type="ml.g5.12xlarge", use="endpoint")
+    assert found == endpoint.quota_code
+    found = sagemaker_quota_code(account=prod, region=REGION, instance_type="ml.g5.12xlarge", use="training job")
+    assert found == training.quota_code
+    assert sagemaker_quota_code(account=prod, region="eu-west-1", instance_type="ml.g5.xlarge", use="endpoint") is None
+    assert sagemaker_quota_name("ml.p5.48xlarge", "notebook instance") == "ml.p5.48xlarge for notebook instance usage"
+    with pytest.raises(ValueError):
+        sagemaker_quota_name("ml.g5.xlarge", "inference")
