@@ -158,6 +158,7 @@ def test_capacity_collection_collects_reservations_and_an_aws_error_fails_only_t
     monkeypatch.setitem(sandbox_aws.SCOPED_ANSWERS["ec2"], "DescribeCapacityReservations", _refused)
     failures = capacity_collect(account=research, regions=[REGION])
     assert len(failures) == 1 and failures[0].startswith(f"{REGION} reservations_refresh: "), failures
+    assert "ec2:DescribeCapacityReservations is not granted to the role" in failures[0]
     assert "UnauthorizedOperation" in failures[0]
     latest = {
         kind: CollectionRun.objects.filter(kind=kind, account=research).first().status
