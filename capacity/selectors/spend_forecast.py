@@ -17,7 +17,7 @@ from django.conf import settings
 
 from capacity.models import SpendForecast
 from capacity.selectors.reports import allocation_report
-from finops.models import Team
+from finops.models import CloudAccount, CostRecord, Team
 from finops.reports import MONEY_CONTEXT, ReportQuery, currencies_error
 from finops.selectors.costs import cost_rows
 
@@ -99,3 +99,20 @@ def spend_forecasts_latest(*, currency: str | None = None) -> StoredSpendForecas
     return StoredSpendForecasts(
         generated_at=newest, currency=currency, rows=[row for row in rows if row.currency == currency]
     )
+
+
+def management_accounts(*, since: date) -> list[CloudAccount]:
+    """The accounts whose Cost Explorer sees the organisation's spend: Cost Explorer enabled, no payer in Costplane,
+    and either the payer of other accounts or a billing account of the export lines since `since`. With none such,
+    every account with Cost Explorer enabled and no payer (a lone account is its own management account)."""
+    candidates = list(
+        CloudAccount.objects.filter(cost_explorer_enabled=True, payer__isnull=True).order_by("account_id")
+    )
+    billing = set(
+        CostRecord.objects.filter(billing_period_start__gte=since.replace(day=1))
+        .values_list("billing_account_id", flat=True)
+        .distinct()
+    )
+    payers = set(CloudAccount.objects.filter(payer__isnull=False).values_list("payer_id", flat=True))
+    chosen = [account for account in candidates if account.pk in payers or account.account_id in billing]
+    return chosen or candidates

@@ -25,7 +25,8 @@ With fewer than MIN_BACKTEST_ORIGINS origins (a short history) the bands are the
 conservative bound) and `fallback` says so. The lower bands never go below the actual cost to date (nor below zero
 for a series without credits).
 
-AWS's forecast. For the management account (no payer in Costplane) with Cost Explorer enabled, GetCostForecast
+AWS's forecast. For the management account (capacity.selectors.spend_forecast.management_accounts: Cost Explorer
+enabled, no payer in Costplane, the payer of others or the export lines' billing account), GetCostForecast
 (NET_AMORTIZED_COST, the effective basis; MONTHLY; from today to the end of the last month; one call at 80% and
 one at 95%) is stored on the total of its currency, in the same shape; AWS forecasts the current month from today
 only, so our actual cost to date is added to its current-month figures to compare like with like. An AWS error
@@ -52,7 +53,7 @@ from scipy.stats import norm
 
 from capacity.forecasting import forecast
 from capacity.models import SpendForecast
-from capacity.selectors.spend_forecast import TOTAL_KEY, SpendHistory, spend_daily_history
+from capacity.selectors.spend_forecast import TOTAL_KEY, SpendHistory, management_accounts, spend_daily_history
 from finops.aws.clients import access_denied_text, aws_client, error_code
 from finops.aws.cost_explorer import cost_forecast
 from finops.models import CloudAccount
@@ -276,7 +277,7 @@ def aws_spend_forecast_fetch(
 ) -> tuple[dict | None, str | None]:
     """GetCostForecast of the management account for [start, end) at each level: ({"account", "answers": {level:
     response}}, None), or (None, why not)."""
-    accounts = list(CloudAccount.objects.filter(cost_explorer_enabled=True, payer__isnull=True))
+    accounts = management_accounts(since=start - timedelta(days=HISTORY_DAYS))
     if not accounts:
         return None, "No management account with Cost Explorer enabled is configured."
     if len(accounts) > 1:
