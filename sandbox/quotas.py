@@ -28,7 +28,7 @@ EC2_QUOTAS = (
 # Raised limits, per account name and quota code: the research account trains on P and G instances (and has room
 # for two trn1.32xlarge to try Trainium on).
 EC2_RAISED = {
-    "ml-research": {"L-417A185B": 1536, "L-DB2E81BA": 768, "L-2C3B7624": 256},
+    "ml-research": {"L-417A185B": 800, "L-DB2E81BA": 768, "L-2C3B7624": 256},
     "ml-prod": {"L-DB2E81BA": 128, "L-1945791B": 64},
 }
 SAGEMAKER_USES = {

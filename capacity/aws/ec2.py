@@ -62,14 +62,6 @@ def capacity_reservations(client: BaseClient, *, count: RequestCount | None = No
         yield from page.get("CapacityReservations", [])
 
 
-def reserved_instances(client: BaseClient, *, count: RequestCount | None = None) -> list[dict[str, Any]]:
-    """The account's Reserved Instances in the client's region, every state (DescribeReservedInstances has no pages)."""
-    response = with_backoff(client.describe_reserved_instances)
-    if count is not None:
-        count.requests += 1
-    return response.get("ReservedInstances", [])
-
-
 # --- Actions: resizing one instance (capacity/services/actions/resize_ec2.py) -------
 
 

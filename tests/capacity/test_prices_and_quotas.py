@@ -79,7 +79,7 @@ def test_it_stores_gpu_quotas_with_the_usage_counted_from_inventory(fleet, accou
     quotas = {quota.name: quota for quota in ServiceQuota.objects.filter(account=research)}
     p_family = quotas["Running On-Demand P instances"]
     # Monday 10:00: p4d (96 vCPUs) and the weekday-schedule p5 (192) both run
-    assert (p_family.quota_code, p_family.value, p_family.usage) == ("L-417A185B", Decimal(1536), Decimal(96 + 192))
+    assert (p_family.quota_code, p_family.value, p_family.usage) == ("L-417A185B", Decimal(800), Decimal(96 + 192))
     # g5.12xlarge x2 (48 each), g5.xlarge x2 (4 each): vision-dev-g5-0 and speech-scratch
     assert quotas["Running On-Demand G and VT instances"].usage == Decimal(48 * 2 + 4 * 2)
     assert "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances" not in quotas, "GPU-relevant ones only"

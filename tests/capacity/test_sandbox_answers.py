@@ -43,7 +43,7 @@ def test_it_answers_get_products_in_the_price_list_format_across_pages():
 
 def test_it_answers_service_quotas_per_account_and_raises_aws_errors():
     research = client_factory(ML_RESEARCH)("service-quotas")
-    assert research.get_service_quota(ServiceCode="ec2", QuotaCode="L-417A185B")["Quota"]["Value"] == 1536.0
+    assert research.get_service_quota(ServiceCode="ec2", QuotaCode="L-417A185B")["Quota"]["Value"] == 800.0
     other = client_factory("481516234204")("service-quotas")
     assert other.get_service_quota(ServiceCode="ec2", QuotaCode="L-417A185B")["Quota"]["Value"] == 0.0
     quotas, token = [], None

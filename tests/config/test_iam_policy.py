@@ -29,6 +29,8 @@ from capacity.services.inventory import inventory_collect
 from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
+from capacity.services.reservations import reservations_refresh
+from capacity.services.spend_forecast import spend_forecasts_refresh
 from capacity.services.rightsizing import rightsizing_targets_refresh
 from capacity.services.runs import CollectionPartsFailed
 from capacity.services.utilisation import utilisation_collect
@@ -151,6 +153,7 @@ def run_collection(known) -> None:
         inventory_collect(account=account, region=REGION, now=NOW)
         utilisation_collect(account=account, region=REGION, until=NOW)
         quotas_refresh(account=account, region=REGION, now=NOW)
+        reservations_refresh(account=account, region=REGION, now=NOW)
         compute_optimizer_collect(account=account, region=REGION, now=NOW)
     prices_refresh(regions=[REGION], instance_types=["p4d.24xlarge", "ml.g5.12xlarge"], today=TODAY)
     rightsizing_targets_refresh(now=NOW)
@@ -188,6 +191,7 @@ def test_the_readme_policies_grant_every_operation_the_code_calls(simulated, rec
     known, teams = simulated
     run_ingestion(known)
     run_collection(known)
+    spend_forecasts_refresh(today=TODAY)  # GetCostForecast from the management account
     run_actions(known, teams)
 
     done = Action.objects.filter(state=Action.State.DONE).values_list("resource_type", "kind")
