@@ -28,8 +28,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.prices_ingest",
         "schedule": crontab(minute=40, hour=4),
     },
-    # GPU demand and its 6-month forecast follow billing, which lands a few times a day; once a day,
-    # after the early ingestion run, is as fresh as the daily series it forecasts.
+    # GPU demand and its 6-month forecasts (fleet, teams, GPU families, regions; each quota's demand for the capacity
+    # plan) follow billing, which lands a few times a day; once a night, after the early ingestion run, is as fresh
+    # as the daily series it forecasts. Operators recompute on demand (POST /api/v1/forecasts/gpu-demand/refresh).
     "capacity-gpu-demand": {
         "task": "capacity.tasks.gpu_demand_refresh",
         "schedule": crontab(minute=50, hour=1),
@@ -82,8 +83,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "capacity.tasks.realised_savings_measure",
         "schedule": crontab(minute=0, hour=6),
     },
-    # Alerts: stale ingestion, unallocated share, failed actions, quota headroom, budgets and anomalies. Their
-    # inputs change hourly at most; every 15 minutes tells people within a quarter hour and costs a few reads.
+    # Alerts: stale ingestion, unallocated share, failed actions, quota headroom, the capacity plan, budgets and
+    # anomalies. Their inputs change hourly at most; every 15 minutes tells people within a quarter hour and costs a
+    # few reads.
     "alerts-evaluate": {
         "task": "capacity.tasks.alerts_evaluate",
         "schedule": crontab(minute="*/15"),

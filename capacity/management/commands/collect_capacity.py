@@ -9,6 +9,7 @@ from capacity.tasks import (
     gpu_demand_refresh,
     gpu_rightsizing_compute,
     prices_ingest,
+    spend_forecasts_refresh_task,
 )
 from finops.models import CloudAccount
 from finops.tasks import cost_anomalies_aws_ingest_all, cost_anomalies_detect
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         if options["then_derive"]:
             # Demand and right-sizing read billing, inventory, utilisation and prices: give those a head start.
             gpu_demand_refresh.apply_async(countdown=options["then_derive"])
+            spend_forecasts_refresh_task.apply_async(countdown=options["then_derive"])
             compute_optimizer_ingest_all.apply_async(countdown=options["then_derive"])
             gpu_rightsizing_compute.apply_async(countdown=options["then_derive"] + 60)
             # A new install has no anomaly history yet: look back a month rather than the daily run's few days.
@@ -50,6 +52,7 @@ class Command(BaseCommand):
             # Alerts read all of the above (budgets, anomalies, actions, quotas): evaluate them last.
             alerts_evaluate.apply_async(countdown=options["then_derive"] + 120)
             self.stdout.write(
-                f"Queued GPU demand, forecasts, recommendations and cost anomalies in {options['then_derive']} s, "
+                f"Queued GPU demand and its forecasts, the spend forecast, recommendations and cost anomalies in "
+                f"{options['then_derive']} s, "
                 "then alerts."
             )
