@@ -8,6 +8,7 @@ projects' GPUs on the series they touch).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -103,7 +104,7 @@ def _fresh(query: ForecastQuery, today: date) -> dict:
     result = forecast(series, horizon=query.horizon, season_length=SEASON, levels=query.levels)
     return {
         "model": result.attrs["model"],
-        "scores": result.attrs["scores"],
+        "scores": plain_scores(result.attrs["scores"]),
         "fallback": result.attrs.get("fallback") or "",
         "points": forecast_points(result),
         "generated_at": timezone.now(),
@@ -116,6 +117,21 @@ def forecast_points(result) -> list[dict[str, str]]:
         {"day": stamp.date().isoformat(), **{column: repr(float(value)) for column, value in row.items()}}
         for stamp, row in result.iterrows()
     ]
+
+
+def plain_scores(value):
+    """attrs as JSON: numbers as floats (scores, not money), nested dicts kept."""
+    if isinstance(value, dict):
+        return {str(key): plain_scores(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_scores(item) for item in value]
+    if value is None or isinstance(value, str | bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) else None  # JSON has no NaN: unknown is null
 
 
 def stored_levels(forecast: GpuDemandForecast) -> set[int]:

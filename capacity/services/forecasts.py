@@ -14,7 +14,6 @@ previous one until the new one lands, and forecasts older than KEEP_DAYS are del
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -25,7 +24,7 @@ from django.utils import timezone
 from capacity.forecasting import forecast
 from capacity.models import CollectionRun, GpuDemandForecast, QuotaDemandDay
 from capacity.selectors.demand import demand_series, group_values, quota_demand_series
-from capacity.selectors.forecasts import forecast_points
+from capacity.selectors.forecasts import forecast_points, plain_scores
 from capacity.services.runs import collection_run
 
 LEVELS = (80, 90, 95)
@@ -88,7 +87,7 @@ def forecast_store(
         history_end=series.index[-1].date() + timedelta(days=1),
         horizon_days=horizon_days,
         model=str(result.attrs.get("model", "")),
-        scores=_plain(result.attrs.get("scores", {})),
+        scores=plain_scores(result.attrs.get("scores", {})),
         fallback=str(result.attrs.get("fallback") or ""),
         points=forecast_points(result),
     )
@@ -112,18 +111,3 @@ def gpu_demand_forecast_refresh(*, horizon_days: int = 180, today: date | None =
             run.save(update_fields=["counts"])
         GpuDemandForecast.objects.filter(generated_at__lt=timezone.now() - timedelta(days=KEEP_DAYS)).delete()
     return made
-
-
-def _plain(value):
-    """attrs as JSON: numbers as floats (scores, not money), nested dicts kept."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if value is None or isinstance(value, str | bool):
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return number if math.isfinite(number) else None  # JSON has no NaN: unknown is null
