@@ -6,6 +6,7 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("dashboards:allocation", "Allocation"),
     ("dashboards:unit_economics", "Unit economics"),
     ("dashboards:capacity", "Capacity"),
+    ("dashboards:capacity_plan", "Capacity plan"),
     ("dashboards:recommendations", "Recommendations"),
     ("dashboards:schedules", "Policies"),
     ("dashboards:alerts", "Alerts"),

@@ -9,6 +9,7 @@ from dashboards.views import (
     anomalies,
     budgets,
     capacity,
+    capacity_plan,
     overview,
     policies,
     recommendations,
@@ -23,6 +24,7 @@ urlpatterns = [
     path("allocation/", allocation.AllocationView.as_view(), name="allocation"),
     path("unit-economics/", unit_economics.UnitEconomicsView.as_view(), name="unit_economics"),
     path("capacity/", capacity.CapacityView.as_view(), name="capacity"),
+    path("capacity/plan/", capacity_plan.CapacityPlanView.as_view(), name="capacity_plan"),
     path("recommendations/", recommendations.RecommendationsView.as_view(), name="recommendations"),
     # The Policies page keeps its first URL and name.
     path("schedules/", policies.PoliciesView.as_view(), name="schedules"),

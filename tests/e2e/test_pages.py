@@ -60,6 +60,7 @@ def test_it_shows_an_honest_empty_overview(signed_in_page):
         "Allocation",
         "Unit economics",
         "Capacity",
+        "Capacity plan",
         "Recommendations",
         "Policies",
         "Alerts",
