@@ -21,6 +21,10 @@ from capacity.forecasting.preparation import (
 
 SELECTION_FOLDS = 5
 MIN_POINTS = 10  # below this no backtest is meaningful: naive forecast with textbook intervals
+# The best of a dozen backtest scores flatters its model (a few folds are a small sample), while a median of the
+# best few is robust to any one of them failing on new data: a single model must beat the combination's backtest
+# MASE by this share to be chosen over it.
+COMBINATION_PREFERENCE = 0.05
 
 
 def forecast(
@@ -68,12 +72,14 @@ def forecast(
             f"Only {len(values)} points for a horizon of {horizon} (fewer than twice the horizon): only simple "
             f"models ({', '.join(candidate.name for candidate in candidates)}) were considered."
         )
-    evaluation = evaluate(values, prepared.observed, season, horizon, SELECTION_FOLDS, candidates, nonnegative)
+    evaluation = evaluate(
+        values, prepared.observed, season, horizon, SELECTION_FOLDS, candidates, nonnegative, spaced=True
+    )
     context["scores"] = evaluation.scores(levels)
     context["skipped"] = evaluation.failures
     for name in _ranking(evaluation):
-        needed = _with_members(CANDIDATES_BY_NAME[name], season)
-        final, failures = forecast_all(needed, values, season, horizon, nonnegative)
+        needed = _with_members(CANDIDATES_BY_NAME[name], evaluation.members)
+        final, failures = forecast_all(needed, values, season, horizon, nonnegative, members=evaluation.members)
         if name in final:
             volatility = recent_volatility(values, prepared.observed, season, evaluation.fold_horizon)
             widths = evaluation.interval_half_widths(name, horizon, levels, volatility)
@@ -147,12 +153,21 @@ def _season(prepared: PreparedSeries, requested: int | None, fallbacks: list[str
 
 def _ranking(evaluation: Evaluation) -> list[str]:
     order = {candidate.name: position for position, candidate in enumerate(CANDIDATES)}
-    # Rounding makes near-identical scores a tie, and ties go to the simpler (earlier) model.
-    return sorted(evaluation.errors, key=lambda name: (round(evaluation.mase(name), 6), order[name]))
+
+    def key(name: str) -> tuple[float, int]:
+        score = evaluation.mase(name)
+        if name in evaluation.combinations:
+            score *= 1 - COMBINATION_PREFERENCE
+        # Rounding makes near-identical scores a tie, and ties go to the simpler (earlier) model.
+        return round(score, 6), order[name]
+
+    return sorted(evaluation.errors, key=key)
 
 
-def _with_members(candidate: Candidate, season: int | None) -> list[Candidate]:
-    return [CANDIDATES_BY_NAME[member] for member in candidate.member_names(season)] + [candidate]
+def _with_members(candidate: Candidate, members: Sequence[str]) -> list[Candidate]:
+    if not candidate.is_combination:
+        return [candidate]
+    return [CANDIDATES_BY_NAME[member] for member in members] + [candidate]
 
 
 def _naive(

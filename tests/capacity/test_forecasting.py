@@ -277,7 +277,8 @@ def test_it_backtests_every_model_with_mase_smape_and_coverage() -> None:
     scores = backtest(series, 14, 3, levels=(80, 95))
 
     assert list(scores.columns) == ["mase", "smape", "coverage_80", "coverage_95"]
-    assert set(scores.index) == set(CANDIDATE_NAMES)  # SARIMAX is affordable for 120 days
+    # SARIMAX is affordable for 120 days; mstl_ets needs a longer season (a year of days) beside the week.
+    assert set(scores.index) == set(CANDIDATE_NAMES) - {"mstl_ets"}
     assert scores.notna().all().all()
     assert scores["coverage_80"].between(0, 1).all()
     assert scores.attrs["fold_horizon"] == 14 and len(scores.attrs["origins"]) == 3
