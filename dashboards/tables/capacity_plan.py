@@ -27,6 +27,8 @@ STATUS_TITLES = {
 STATUS_RANK = {"over": 0, "late": 1, "soon": 2, "ok": 3}
 NO_DATE = "9999-12-31"
 DATE_CELL = {"td": {"class": "date"}, "th": {"class": "date"}}
+SCENARIO_DATE_CELL = {"td": {"class": "date scenario"}, "th": {"class": "date scenario"}}
+SCENARIO_CELL = {"td": {"class": "scenario"}, "th": {"class": "scenario"}}
 
 
 def quantity_text(value: Decimal | None) -> str:
@@ -117,12 +119,14 @@ class PlanTable(tables.Table):
     request_by = tables.Column(verbose_name="Request by", order_by=("request_by_sort",), attrs=DATE_CELL)
     status = tables.Column(order_by=("status_sort", "request_by_sort"))
     scenario_cross_date_p95 = tables.Column(
-        verbose_name="P95 crosses (scenario)", order_by=("scenario_cross_date_p95_sort",), attrs=DATE_CELL
+        verbose_name="P95 crosses (scenario)", order_by=("scenario_cross_date_p95_sort",), attrs=SCENARIO_DATE_CELL
     )
     scenario_request_by = tables.Column(
-        verbose_name="Request by (scenario)", order_by=("scenario_request_by_sort",), attrs=DATE_CELL
+        verbose_name="Request by (scenario)", order_by=("scenario_request_by_sort",), attrs=SCENARIO_DATE_CELL
     )
-    scenario_status = tables.Column(verbose_name="Status (scenario)", order_by=("scenario_status_sort",))
+    scenario_status = tables.Column(
+        verbose_name="Status (scenario)", order_by=("scenario_status_sort",), attrs=SCENARIO_CELL
+    )
 
     class Meta:
         attrs = {"id": "plan-table", "class": "data plan"}
