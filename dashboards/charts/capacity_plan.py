@@ -153,14 +153,15 @@ def quota_against_demand(
             customdata=base["unused_reserved"].astype(float),
             hovertemplate=f"Left for demand: %{{y:,.0f}} {unit} (%{{customdata:,.0f}} reserved, unused)<extra></extra>",
         )  # fmt: skip
-    for index, marker in enumerate(markers):
+    # Labels step down four rows, so that markers a few days apart (a crossing and today) stay readable.
+    for index, marker in enumerate(sorted(markers, key=lambda marker: marker.day)):
         stamp = pd.Timestamp(marker.day)
         figure.add_shape(
             type="line", x0=stamp, x1=stamp, y0=0, y1=1, yref="paper",
             line={"color": marker.colour, "width": 1.4, "dash": marker.dash},
         )  # fmt: skip
         figure.add_annotation(
-            x=stamp, y=1.0 if index % 2 == 0 else 0.93, yref="paper", yanchor="bottom", text=marker.label,
+            x=stamp, y=1.0 - 0.075 * (index % 4), yref="paper", yanchor="bottom", text=marker.label,
             showarrow=False, font={"size": 11, "color": marker.colour}, bgcolor="rgba(255,255,255,0.85)",
         )  # fmt: skip
     return _layout(figure, y_title=unit, tick=",.0f", height=400)

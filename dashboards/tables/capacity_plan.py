@@ -9,7 +9,7 @@ import django_tables2 as tables
 from django.utils.html import format_html
 
 from dashboards.tables.columns import NUMERIC
-from dashboards.templatetags.labels import account_label_html, account_names
+from dashboards.templatetags.labels import account_label_text, account_names
 
 STATUS_LABELS = {
     "over": "over",
@@ -142,17 +142,23 @@ class PlanTable(tables.Table):
         super().__init__(*args, exclude=exclude, row_attrs=row_attrs, **kwargs)
 
     def render_account(self, value, record):
-        label = account_label_html(value, account_names(getattr(self, "request", None) or self))
-        return format_html('{} <span class="muted">{}</span>', label, record["region"])
+        names = account_names(getattr(self, "request", None) or self)
+        return format_html(
+            '<span class="account" title="{}">{}</span> <span class="muted">{}</span>',
+            account_label_text(value, names),
+            names.get(value) or value,
+            record["region"],
+        )
 
     def render_quota_name(self, value, record):
         return format_html(
             '<a href="{}" class="plan-chart-link" hx-get="{}" hx-target="#plan-quota" hx-swap="innerHTML" '
-            'hx-push-url="true" title="Chart this quota against its demand">{}</a> <span class="muted">{}</span>',
+            'hx-push-url="true" title="{} {}: chart it against its demand">{}</a>',
             record["chart_url"],
             record["chart_url"],
-            value,
+            record["service_code"].upper() if record["service_code"] == "ec2" else "SageMaker",
             record["quota_code"],
+            value,
         )
 
     def render_limit(self, value, record):

@@ -250,7 +250,9 @@ class CapacityPlanView(ViewerRequiredMixin, FragmentMixin, TemplateView):
         """The demand forecast panel: the chosen series (group, value, metric), the base and the scenario's forecast,
         the model and its backtest scores beside seasonal naive's."""
         values = group_values(since=date.min)
-        has_forecasts = self.base_plan.generated_at is not None or gpu_demand_fleet_forecast() is not None
+        # The nightly run stores the fleet's forecast with every other; without it the selector would forecast each
+        # series on the spot (seconds), so the panel says how to get forecasts instead.
+        has_forecasts = gpu_demand_fleet_forecast() is not None
         group = self.request.GET.get("group") or "fleet"
         group = group if group in GROUPS else "fleet"
         metric = self.request.GET.get("metric") or "gpu_hours"

@@ -26,9 +26,12 @@ def sign_in_as_operator(page, live_server) -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
-def screenshot(page, tmp_path, name: str) -> None:
+def screenshot(page, tmp_path, name: str, element: str = "") -> None:
     path = tmp_path / f"capacity-plan-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if element:
+        page.locator(element).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     shutil.copy(path, f"/tmp/capacity-plan-{name}.png")  # kept for a person to look at
 
 
@@ -83,8 +86,7 @@ def test_the_plan_shows_a_crossing_charts_the_quota_line_and_a_scenario_moves_th
     page.fill("#id_projects-0-account", ML_RESEARCH)
     page.click("#plan-add-project")  # a spare row left empty is no project
     assert page.locator("#plan-projects tbody tr").count() == 2, "the filled row and the one added"
-    page.locator("#plan-editor").screenshot(path=str(tmp_path / "capacity-plan-editor.png"))
-    shutil.copy(tmp_path / "capacity-plan-editor.png", "/tmp/capacity-plan-editor.png")
+    screenshot(page, tmp_path, "editor", "#plan-editor")
     page.click("#scenario-save")
     page.wait_for_url("**/capacity/plan/?scenario=*")
     assert_charts_drawn(page, at_least=2)
@@ -100,3 +102,5 @@ def test_the_plan_shows_a_crossing_charts_the_quota_line_and_a_scenario_moves_th
     assert "Median (p5 cluster for vision)" in page.evaluate(TRACE_NAMES, "#plan-forecast-chart .js-plotly-plot")
     assert tables_overflowing(page) == []
     screenshot(page, tmp_path, "scenario")
+    screenshot(page, tmp_path, "scenario-forecast", "#plan-forecast-panel")
+    screenshot(page, tmp_path, "scenario-quota", "#plan-quota-panel")

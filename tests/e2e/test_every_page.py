@@ -195,6 +195,9 @@ def test_every_page_and_its_controls_work_draw_their_charts_and_fit_their_tables
     click_first_row(page, "#capacity-resources-table tbody tr", "#resource-detail-name", "/capacity/", found, charts=1)
     assert "#filter-gpu" in work_the_filters(page, "/capacity/", found)
 
+    visit("/capacity/plan/")
+    assert "#plan-scenario" in work_the_filters(page, "/capacity/plan/", found)
+
     visit("/accounts/")
     work_the_filters(page, "/accounts/", found)
     visit("/reconciliation/")
