@@ -5,14 +5,15 @@ for changes to resources, compute for the rest."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
-from celery import shared_task
+from celery import chain, shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from capacity.selectors.inventory import inventoried_types
+from capacity.selectors.runs import inputs_settled
 from capacity.services import alerts as alerts_service
 from capacity.services.actions.execute import action_execute
 from capacity.services.actions.policy import policy_actions_due
@@ -31,6 +32,7 @@ from capacity.services.rightsizing import gpu_rightsizing_refresh, rightsizing_t
 from capacity.services.runs import CollectionPartsFailed
 from capacity.services.spend_forecast import spend_forecasts_refresh
 from finops.models import CloudAccount
+from finops.tasks import cost_anomalies_aws_ingest_all, cost_anomalies_detect
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,32 @@ def gpu_demand_refresh(days: int = 450, horizon_days: int = 180) -> None:
 def spend_forecasts_refresh_task() -> int:
     """Forecast monthly effective cost per team and in total, beside AWS's GetCostForecast; returns rows stored."""
     return len(spend_forecasts_refresh())
+
+
+DERIVE_MAX_WAIT = timedelta(minutes=60)
+
+
+@shared_task(bind=True, max_retries=None)
+def derived_refresh_when_settled(self, since: str) -> str:
+    """After a fresh install's first collection (`collect_capacity --then-derive`): wait until the billing imports and
+    every account's capacity collection queued at `since` (ISO time) have finished, then queue what is derived from
+    them: GPU demand and its forecasts (then alerts), the spend forecast, Compute Optimizer, GPU right-sizing and
+    cost anomalies. A fixed delay would race the imports: child import runs queue behind the collections. After
+    DERIVE_MAX_WAIT it queues them anyway and says what it was still waiting for."""
+    started = datetime.fromisoformat(since)
+    settled, waiting = inputs_settled(since=started)
+    if not settled and timezone.now() - started < DERIVE_MAX_WAIT:
+        raise self.retry(countdown=settings.COSTPLANE_DERIVE_POLL_SECONDS)
+    if not settled:
+        logger.warning("deriving after %s although still waiting for %s", DERIVE_MAX_WAIT, waiting)
+    chain(gpu_demand_refresh.si(), alerts_evaluate.si()).delay()
+    spend_forecasts_refresh_task.delay()
+    compute_optimizer_ingest_all.delay()
+    gpu_rightsizing_compute.apply_async(countdown=60)
+    # A new install has no anomaly history yet: look back a month rather than the daily run's few days.
+    cost_anomalies_detect.delay(lookback_days=30)
+    cost_anomalies_aws_ingest_all.delay()
+    return "settled" if settled else f"gave up waiting for {waiting}"
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)

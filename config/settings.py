@@ -261,6 +261,7 @@ CELERY_TASK_ROUTES = {
     "capacity.tasks.actions_due": {"queue": "actions"},
     "capacity.tasks.action_execute_task": {"queue": "actions"},
     "capacity.tasks.gpu_demand_refresh": {"queue": "compute"},
+    "capacity.tasks.derived_refresh_when_settled": {"queue": "compute"},
     "capacity.tasks.spend_forecasts_refresh_task": {"queue": "compute"},
     "capacity.tasks.gpu_rightsizing_compute": {"queue": "compute"},
     "capacity.tasks.recommendations_snoozes_end": {"queue": "compute"},
@@ -346,6 +347,8 @@ COSTPLANE_ALERT_QUOTA_HEADROOM_PERCENT = env_int("COSTPLANE_ALERT_QUOTA_HEADROOM
 # how close a request-by date makes a quota "soon".
 COSTPLANE_CAPACITY_LEAD_TIME_DAYS = env_int("COSTPLANE_CAPACITY_LEAD_TIME_DAYS", 42, minimum=0)
 COSTPLANE_CAPACITY_SOON_DAYS = env_int("COSTPLANE_CAPACITY_SOON_DAYS", 14, minimum=0)
+# How often a first install's derive step (collect_capacity --then-derive) checks whether billing and collection landed.
+COSTPLANE_DERIVE_POLL_SECONDS = env_int("COSTPLANE_DERIVE_POLL_SECONDS", 20, minimum=1)
 # Seconds a webhook may take to answer before the send counts as failed (and is retried).
 COSTPLANE_NOTIFY_TIMEOUT = env_int("COSTPLANE_NOTIFY_TIMEOUT", 10, minimum=1)
 # Failed notifications are retried every 10 minutes until this many tries.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from capacity.models import CollectionRun
+from finops.models import CloudAccount, IngestionRun
 
 
 def collection_runs_latest() -> list[CollectionRun]:
@@ -18,3 +19,22 @@ def collection_runs_latest() -> list[CollectionRun]:
     return sorted(
         runs, key=lambda run: (run.account.account_id if run.account else "", run.region, kinds.index(run.kind))
     )
+
+
+def inputs_settled(*, since) -> tuple[bool, str]:
+    """Whether what derived computations read has landed since `since`: every inventory-enabled account's capacity
+    collection (its reservations run, the last of it) finished after `since`, and no billing ingestion run is queued
+    or running. Returns (settled, what is still awaited)."""
+    waiting = []
+    busy = IngestionRun.objects.filter(status__in=[IngestionRun.Status.QUEUED, IngestionRun.Status.RUNNING]).count()
+    if busy:
+        waiting.append(f"{busy} billing ingestion run(s)")
+    accounts = set(CloudAccount.objects.filter(inventory_enabled=True).values_list("pk", flat=True))
+    collected = set(
+        CollectionRun.objects.filter(
+            kind=CollectionRun.Kind.RESERVATIONS, started_at__gte=since, finished_at__isnull=False
+        ).values_list("account_id", flat=True)
+    )
+    if accounts - collected:
+        waiting.append(f"capacity collection of {len(accounts - collected)} account(s)")
+    return not waiting, ", ".join(waiting)

@@ -1,18 +1,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from capacity.tasks import (
-    alerts_evaluate,
-    capacity_ingest,
-    compute_optimizer_ingest_all,
-    gpu_demand_refresh,
-    gpu_rightsizing_compute,
-    prices_ingest,
-    spend_forecasts_refresh_task,
-)
+from capacity.tasks import capacity_ingest, derived_refresh_when_settled, prices_ingest
 from finops.models import CloudAccount
-from finops.tasks import cost_anomalies_aws_ingest_all, cost_anomalies_detect
 
 
 class Command(BaseCommand):
@@ -25,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--account", action="append", default=[], help="12-digit id; repeat. Default: all")
         parser.add_argument(
             "--then-derive", type=int, default=0, metavar="SECONDS",
-            help="Also queue GPU demand/forecasts, recommendations, cost anomalies and alerts this many seconds later",
+            help="Also queue GPU demand/forecasts, recommendations, cost anomalies and alerts once billing and this "
+            "collection have landed, checking from this many seconds on",
         )  # fmt: skip
 
     def handle(self, *args, account: list[str], **options) -> None:
@@ -41,18 +34,12 @@ class Command(BaseCommand):
         prices_ingest.delay()
         self.stdout.write("Queued a price refresh.")
         if options["then_derive"]:
-            # Demand and right-sizing read billing, inventory, utilisation and prices: give those a head start.
-            gpu_demand_refresh.apply_async(countdown=options["then_derive"])
-            spend_forecasts_refresh_task.apply_async(countdown=options["then_derive"])
-            compute_optimizer_ingest_all.apply_async(countdown=options["then_derive"])
-            gpu_rightsizing_compute.apply_async(countdown=options["then_derive"] + 60)
-            # A new install has no anomaly history yet: look back a month rather than the daily run's few days.
-            cost_anomalies_detect.apply_async(kwargs={"lookback_days": 30}, countdown=options["then_derive"])
-            cost_anomalies_aws_ingest_all.apply_async(countdown=options["then_derive"])
-            # Alerts read all of the above (budgets, anomalies, actions, quotas): evaluate them last.
-            alerts_evaluate.apply_async(countdown=options["then_derive"] + 120)
+            # What is derived reads billing, inventory, utilisation, quotas and prices: it waits for them to land.
+            derived_refresh_when_settled.apply_async(
+                kwargs={"since": timezone.now().isoformat()}, countdown=options["then_derive"]
+            )
             self.stdout.write(
-                f"Queued GPU demand and its forecasts, the spend forecast, recommendations and cost anomalies in "
-                f"{options['then_derive']} s, "
-                "then alerts."
+                "Queued GPU demand and its forecasts, the spend forecast, recommendations and cost anomalies for when "
+                f"billing and capacity collection have landed (checked from {options['then_derive']} s on), then "
+                "alerts."
             )
