@@ -148,7 +148,9 @@ def capacity_plan_alert_specs(*, now: datetime | None = None) -> list[AlertSpec]
             )
         else:
             when = "was due" if item.status == "late" else "is due"
-            title = f"{item.quota_name} in {item.region} ({item.account}): the quota request {when} by {item.request_by}"
+            title = (
+                f"{item.quota_name} in {item.region} ({item.account}): the quota request {when} by {item.request_by}"
+            )
             text = (
                 f"Demand's 95th percentile crosses the limit of {item.limit} {unit} on {item.cross_date_p95}"
                 + (f" (the median on {item.cross_date_median})" if item.cross_date_median else "")

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finops', '0017_rollup_keys_hold_billing_account'),
+        ("finops", "0017_rollup_keys_hold_billing_account"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='kind',
-            field=models.CharField(choices=[('budget_actual', 'Budget: actual spend'), ('budget_forecast', 'Budget: forecast spend'), ('cost_anomaly', 'Cost anomaly'), ('stale_ingestion', 'Stale ingestion'), ('action_failed', 'Action failed or rolled back'), ('quota_headroom', 'Quota headroom'), ('unallocated_share', 'Unallocated share'), ('billing_restatement', 'Billing restatement'), ('capacity_plan', 'Capacity plan: request quota')], max_length=32),
+            model_name="alert",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("budget_actual", "Budget: actual spend"),
+                    ("budget_forecast", "Budget: forecast spend"),
+                    ("cost_anomaly", "Cost anomaly"),
+                    ("stale_ingestion", "Stale ingestion"),
+                    ("action_failed", "Action failed or rolled back"),
+                    ("quota_headroom", "Quota headroom"),
+                    ("unallocated_share", "Unallocated share"),
+                    ("billing_restatement", "Billing restatement"),
+                    ("capacity_plan", "Capacity plan: request quota"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

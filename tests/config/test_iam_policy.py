@@ -30,9 +30,9 @@ from capacity.services.policies import policies_evaluate
 from capacity.services.prices import prices_refresh
 from capacity.services.quotas import quotas_refresh
 from capacity.services.reservations import reservations_refresh
-from capacity.services.spend_forecast import spend_forecasts_refresh
 from capacity.services.rightsizing import rightsizing_targets_refresh
 from capacity.services.runs import CollectionPartsFailed
+from capacity.services.spend_forecast import spend_forecasts_refresh
 from capacity.services.utilisation import utilisation_collect
 from finops.aws.clients import iam_action
 from finops.aws.exports import ExportLocationError
