@@ -12,8 +12,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def server_execute(server_url: str, statement: str) -> None:
-    """One statement outside a transaction (CREATE / DROP DATABASE)."""
+    """One statement outside a transaction (CREATE / DROP DATABASE), in the server's `postgres` database: the
+    database the URL names need not exist yet."""
     import psycopg
 
-    with psycopg.connect(server_url, autocommit=True) as connection:
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as connection:
         connection.execute(statement)

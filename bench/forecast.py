@@ -1,7 +1,7 @@
 """Forecast accuracy and speed: real GPU demand holdouts, benchmark-like synthetic families, and seconds per series.
 
-Run from the repository root: `python bench/forecast.py [--part shared|synthetic|speed|all]` (no Django, no
-database; all parts by default).
+Run from the repository root: `python bench/forecast.py [--part shared|synthetic|speed|nightly|all]` (all parts by
+default; only `nightly` needs Django and a database).
 
 - shared: the four Helios tenants (demand = running + pending GPUs, hourly), two 7-day holdouts each (the last 7
   days; the 7 days before them). `forecast` sees only the hours before the holdout and predicts its 168 hours with
@@ -14,6 +14,9 @@ database; all parts by default).
   coverage.
 - speed: 50 synthetic daily GPU-demand series of 400 days, horizon 180, season 7, levels (80, 90, 95), as the nightly
   recompute calls it: seconds per series (mean and max) against the target of 2.5 s.
+- nightly: the full-size sandbox (seeded in-process for today, as `make run` seeds it) imported and collected into a
+  scratch database (`costplane_bench_forecast` on DATABASE_URL's server, dropped afterwards), then the nightly
+  recompute `gpu_demand_forecast_refresh` timed: every fleet, team, GPU family, region and quota series, 180 days.
 
 MASE is computed here, not by the library: mean absolute error over the in-sample seasonal-naive error of the
 training points. The exit status is 0 even when a target is missed: this is a benchmark, not a test.
@@ -315,7 +318,106 @@ def part_speed() -> None:
     )
 
 
-PARTS = {"shared": part_shared, "synthetic": part_synthetic, "speed": part_speed}
+NIGHTLY_DATABASE = "costplane_bench_forecast"
+NIGHTLY_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")  # the regions `make run` registers
+DEFAULT_DATABASE_URL = "postgres://costplane@127.0.0.1:54329/costplane"  # config/settings.py's default
+
+
+def part_nightly() -> None:
+    """The nightly recompute (capacity-gpu-demand's forecasts) on the full-size sandbox, in a scratch database.
+
+    The sandbox is seeded in-process (moto) for today, as `make run` seeds it; its FOCUS export is imported, every
+    account's collections run in the regions `make run` registers (fleet, metrics, quotas, reservations) and GPU
+    demand is computed (each step's time printed); then `gpu_demand_forecast_refresh` (every fleet, team, GPU
+    family, region and quota series, 180 days), what beat runs each night, is timed.
+    """
+    import os
+
+    from bench._scratch import server_execute, with_database
+
+    print("== nightly: the GPU demand forecast recompute on the full-size sandbox\n", flush=True)
+    os.environ.setdefault("DEBUG", "true")  # a development run, as `make bench` runs it: the built-in key
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["COSTPLANE_AWS"] = "sandbox"
+    os.environ["COSTPLANE_SANDBOX_ENDPOINT"] = ""
+    os.environ["COSTPLANE_SANDBOX_SIZE"] = "full"  # the sandbox's answers (quotas, reservations) follow its size
+    server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    server_execute(server_url, f"DROP DATABASE IF EXISTS {NIGHTLY_DATABASE} WITH (FORCE)")
+    server_execute(server_url, f"CREATE DATABASE {NIGHTLY_DATABASE}")
+    os.environ["DATABASE_URL"] = with_database(server_url, NIGHTLY_DATABASE)  # read by config.settings
+    try:
+        _nightly_measure()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        server_execute(server_url, f"DROP DATABASE IF EXISTS {NIGHTLY_DATABASE} WITH (FORCE)")
+
+
+def _nightly_measure() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    import django
+    from moto import mock_aws
+
+    django.setup()
+    from django.core.management import call_command
+
+    from capacity.models import GpuDemandDay, QuotaDemandDay
+    from capacity.services.collection import capacity_collect
+    from capacity.services.demand import gpu_demand_compute
+    from capacity.services.forecasts import gpu_demand_forecast_refresh
+    from finops.models import CloudAccount, Team
+    from finops.services.billing_import import billing_export_import
+    from sandbox.catalogue import ACCOUNTS, TEAMS
+    from sandbox.exports import BUCKET
+    from sandbox.server import seed_exports, seed_machines
+
+    call_command("migrate", verbosity=0)
+    now = datetime.now(UTC)
+    today = now.date()
+    regions = list(NIGHTLY_REGIONS)
+    with mock_aws():
+        started = time.perf_counter()
+        seed_machines(None, "full", today, now=now)
+        s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        seed_exports(s3, size="full", today=today)
+        print(f"sandbox (full size) seeded in {time.perf_counter() - started:.0f} s", flush=True)
+        for team in TEAMS:
+            Team.objects.create(name=team.title(), slug=team, tag_values=[team])
+        accounts = [CloudAccount.objects.create(account_id=account.id, name=account.name) for account in ACCOUNTS]
+        started = time.perf_counter()
+        billing_export_import(location=f"s3://{BUCKET}/exports/costplane-focus/")
+        print(f"FOCUS export imported in {time.perf_counter() - started:.0f} s", flush=True)
+        started = time.perf_counter()
+        failures = [failure for account in accounts for failure in capacity_collect(account=account, regions=regions)]
+        print(
+            f"fleets, metrics, quotas and reservations collected in {time.perf_counter() - started:.0f} s"
+            + (f"; failed: {'; '.join(failures)}" if failures else ""),
+            flush=True,
+        )
+    started = time.perf_counter()
+    gpu_demand_compute(start=today - timedelta(days=420), end=today)
+    print(
+        f"demand computed in {time.perf_counter() - started:.1f} s: {GpuDemandDay.objects.count():,} slice-days,"
+        f" {QuotaDemandDay.objects.count():,} quota-days",
+        flush=True,
+    )
+    started = time.perf_counter()
+    made = gpu_demand_forecast_refresh(horizon_days=180, today=today)
+    seconds = time.perf_counter() - started
+    models: dict[str, int] = {}
+    for stored in made:
+        models[stored.model] = models.get(stored.model, 0) + 1
+    print(
+        f"\nnightly recompute (gpu_demand_forecast_refresh, 180 days): {len(made)} series in {seconds:.1f} s,"
+        f" {seconds / max(len(made), 1):.2f} s per series"
+    )
+    print("chosen models: " + ", ".join(f"{name} {count}" for name, count in sorted(models.items())) + "\n")
+
+
+PARTS = {"shared": part_shared, "synthetic": part_synthetic, "speed": part_speed, "nightly": part_nightly}
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from capacity.forecasting.models import Candidate, quiet
+from capacity.forecasting.models import Candidate, quiet, seasons_for
 
 # Every fold trains on at least this share of the series, so early folds do not judge models on scraps.
 MIN_TRAIN_SHARE = 1 / 3
@@ -98,17 +98,25 @@ def fold_layout(
 ) -> tuple[int, list[int]]:
     """Fold horizon and origins; the last fold ends with the series, earlier ones overlap when history is short.
 
-    `spaced` drops folds until origins lie at least a season and a sixth of the fold horizon apart: folds that
-    share most of their targets cost a full round of fits and add almost nothing to the comparison.
+    Every fold trains on two cycles of the longest season the final fit will model (the week of hourly data, when
+    the history holds two weeks beyond the first two), so the folds judge the models the forecast will use: a fold
+    fitted before the weekly season is in reach errs far more than the final fit does, and would widen its
+    intervals and mislead the choice. `spaced` drops folds until origins lie at least a sixth of the fold horizon
+    apart: folds that share most of their targets cost a full round of fits and add almost nothing to the
+    comparison.
     """
-    min_train = max(MIN_TRAIN_POINTS, 2 * (season or 0), int(points * MIN_TRAIN_SHARE))
+    structure = 2 * (season or 0)  # two cycles of the season (what seasonal models need)
+    seasons = seasons_for(season, points) if season else ()
+    if len(seasons) > 1 and points - (2 * seasons[-1] + 1) >= horizon + 2 * max(1, horizon // 6):
+        structure = 2 * seasons[-1] + 1  # MSTL models a season only with more than two cycles of it
+    min_train = max(MIN_TRAIN_POINTS, structure, int(points * MIN_TRAIN_SHARE))
     fold_horizon = min(horizon, points - min_train)
     if fold_horizon < 1 or folds < 1:
         return 0, []
     last = points - fold_horizon
     first = max(min_train, last - (folds - 1) * fold_horizon)
     if spaced and folds > 1:
-        spacing = max(season or 1, fold_horizon // 6)
+        spacing = max(1, fold_horizon // 6)
         folds = max(2, min(folds, (last - first) // spacing + 1))
     origins = sorted({int(round(origin)) for origin in np.linspace(first, last, folds)})
     return fold_horizon, origins

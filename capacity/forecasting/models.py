@@ -105,9 +105,10 @@ def stl_ets(history: np.ndarray, season: int | None, horizon: int) -> np.ndarray
 
 
 def seasons_for(season: int, points: int) -> tuple[int, ...]:
-    """The season, and the longer one beside it when the history holds two full cycles of it."""
+    """The season, and the longer one beside it when the history holds more than two cycles of it (MSTL drops a
+    period of half the series or more)."""
     longer = LONGER_SEASONS.get(season)
-    return (season, longer) if longer and points >= 2 * longer else (season,)
+    return (season, longer) if longer and points > 2 * longer else (season,)
 
 
 _decompositions: OrderedDict[tuple[bytes, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = OrderedDict()

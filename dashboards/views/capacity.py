@@ -170,7 +170,9 @@ FORECAST_MODEL_LABELS = {
     "ets_aada": "Exponential smoothing (level, damped trend, weekly season)",
     "stl_ets": "Seasonal decomposition (STL) with exponential smoothing",
     "sarima": "Seasonal ARIMA",
-    "combination": "Combination of exponential smoothing and the Theta method",
+    "mstl_theta": "Theta method on the series with its seasons taken out (MSTL)",
+    "mstl_ets": "Exponential smoothing (damped trend) on the series with its seasons taken out (MSTL)",
+    "combination": "Median of the three models that did best in the backtest",
 }
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from capacity.forecasting import forecast
-from capacity.forecasting.evaluation import forecast_all
-from capacity.forecasting.models import CANDIDATES_BY_NAME
+from capacity.forecasting.evaluation import fold_layout, forecast_all
+from capacity.forecasting.models import CANDIDATES_BY_NAME, seasons_for
 
 
 def hourly_with_daily_and_weekly_seasons(days: int, *, seed: int) -> pd.Series:
@@ -81,3 +81,36 @@ def test_it_still_forecasts_an_hourly_series_with_gaps_through_mstl() -> None:
     assert result.notna().all().all()
     assert "40 missing or NaN points" in result.attrs["notes"][0]
     assert "mstl_ets" in result.attrs["scores"]
+
+
+def test_every_fold_of_a_long_hourly_series_trains_past_two_weekly_cycles() -> None:
+    # 31 days of hours, a week ahead: the final fit models the weekly season, so every fold must be able to.
+    fold_horizon, origins = fold_layout(744, 168, 5, 24, spaced=True)
+
+    assert fold_horizon == 168 and len(origins) == 5
+    assert min(origins) == 2 * 168 + 1 and max(origins) == 744 - 168
+    assert all(len(seasons_for(24, origin)) == 2 for origin in origins)
+
+
+def test_a_short_hourly_series_keeps_full_horizon_folds_before_the_weekly_season() -> None:
+    # 17 days: two weekly cycles leave less than a week for folds, so the folds keep the horizon and start earlier.
+    fold_horizon, origins = fold_layout(408, 168, 5, 24, spaced=True)
+
+    assert fold_horizon == 168 and len(origins) >= 2
+    assert min(origins) < 2 * 168
+
+
+def test_weekly_data_with_a_yearly_season_gets_every_fold_when_the_horizon_is_shorter_than_the_season() -> None:
+    # Five years of weeks, a quarter ahead: folds a quarter apart share no targets, so none is dropped as redundant.
+    fold_horizon, origins = fold_layout(260, 13, 5, 52, spaced=True)
+
+    assert fold_horizon == 13 and origins == [195, 208, 221, 234, 247]
+
+
+def test_mstl_models_the_weekly_season_only_with_more_than_two_cycles_of_it() -> None:
+    series = hourly_with_daily_and_weekly_seasons(14, seed=5).to_numpy()  # exactly two weeks: 336 hours
+
+    assert seasons_for(24, len(series)) == (24,)
+    assert seasons_for(24, len(series) + 1) == (24, 168)
+    forecasts, failures = forecast_all([CANDIDATES_BY_NAME["mstl_theta"]], series, 24, 24, nonnegative=True)
+    assert failures == {} and forecasts["mstl_theta"].shape == (24,)
