@@ -315,13 +315,24 @@ def test_it_shows_empty_states_without_quotas_or_forecasts(client, viewer, opera
     assert 'id="plan-refresh-form"' in html
 
 
-def test_an_operator_can_queue_a_forecast_refresh(client, operator, monkeypatch):
-    queued = []
-    monkeypatch.setattr("dashboards.views.capacity_plan.gpu_demand_refresh.delay", lambda: queued.append(1))
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_an_operators_recompute_from_the_page_and_the_api_runs_on_a_real_worker(client, operator):
+    """The page's button and POST /api/v1/forecasts/gpu-demand/refresh queue the recompute; a worker runs it."""
+    from capacity.models import CollectionRun
+    from tests.integration_support import celery_worker, wait_for
+
     client.force_login(operator)
-    response = client.post(PAGE, {"command": "refresh"}, follow=True)
-    assert queued == [1]
-    assert "Queued a recompute of GPU demand" in response.content.decode()
+
+    def finished() -> int:
+        return CollectionRun.objects.filter(kind=CollectionRun.Kind.FORECASTS, status="succeeded").count()
+
+    with celery_worker(queues="compute", name="plan-refresh"):
+        response = client.post(PAGE, {"command": "refresh"}, follow=True)
+        assert "Queued a recompute of GPU demand" in response.content.decode()
+        assert wait_for(lambda: finished() == 1, timeout=60, interval=0.5), "the page's recompute did not run"
+        assert client.post("/api/v1/forecasts/gpu-demand/refresh").status_code == 202
+        assert wait_for(lambda: finished() == 2, timeout=60, interval=0.5), "the API's recompute did not run"
 
 
 # The editor
